@@ -1,0 +1,120 @@
+"""Every autoscaling policy by name, built with validated parameters and wrapped in the shared guards.
+
+Example::
+
+    >>> jobs = {"a/m": JobSpec(application="a", deployment="m", slo_ms=720, service_time_ms=180)}
+    >>> policy = create("aiad", jobs=jobs, quota={"cpu": 32}, params={"upscale_delay_s": 60})
+    >>> policy.name, policy.tick_interval_s, policy.plan_interval_s
+    ('aiad', 10.0, None)
+    >>> create("hpa", jobs=jobs, quota={"cpu": 32})
+    Traceback (most recent call last):
+    ...
+    farod.errors.FarodError: unknown policy 'hpa' (known: faro-sum, faro-fair, ...)
+
+The simulator and the daemon call :func:`create` and drive the result through the
+:class:`~farod.policies.base.Policy` contract. Parameters (all optional, defaults documented on each
+policy's ``Params`` dataclass) come from a config file or the command line; a name the policy does not
+know, or a value out of range, raises :class:`~farod.errors.FarodError` naming it. Every policy also
+accepts the guard limits ``max_scale_up`` / ``max_scale_down`` (:mod:`farod.policies.guards`).
+
+========================  =====================================================================
+``faro-sum``              forecast + exact solver, maximize total utility (:mod:`.faro`)
+``faro-fair``             ... maximize the worst job's utility
+``faro-fairsum``          ... total utility minus N times the spread
+``faro-penaltysum``       ... total utility with load shedding (accept rates in the plans)
+``oracle``                ``faro-fairsum`` fed the true future (needs ``future=``)
+``mark``                  forecast each job alone, size it for its peak at 72 % (:mod:`.mark`)
+``aiad``                  ±1 replica after 30 s above / 600 s below the SLO (:mod:`.reactive`)
+``oneshot``               jump to replicas · latency / SLO, same delays (:mod:`.reactive`)
+``rayserve``              Ray Serve's default queue-length autoscaler (:mod:`.rayserve`)
+``fairshare``             static even split of the quota (:mod:`.fairshare`)
+========================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from farod.errors import FarodError
+from farod.policies.base import JobSpec, Policy
+from farod.policies.fairshare import FairShare
+from farod.policies.faro import Faro, FaroParams
+from farod.policies.guards import Guarded, StepLimits
+from farod.policies.mark import Mark
+from farod.policies.params import parse
+from farod.policies.rayserve import RayServe
+from farod.policies.reactive import Aiad, Oneshot
+
+
+@dataclasses.dataclass(frozen=True)
+class _Entry:
+    params_class: type
+    build: Callable[..., Policy]  # (jobs=, quota=, params=, future=) -> Policy
+    reads_future: bool = False
+
+
+def _faro(objective: str, name: str | None = None) -> Callable[..., Policy]:
+    return lambda *, future=None, **kwargs: Faro(objective=objective, name=name, future=future, **kwargs)
+
+
+def _plain(policy_class: type) -> Callable[..., Policy]:
+    return lambda *, future=None, **kwargs: policy_class(**kwargs)
+
+
+_REGISTRY: dict[str, _Entry] = {
+    "faro-sum": _Entry(FaroParams, _faro("sum")),
+    "faro-fair": _Entry(FaroParams, _faro("fair")),
+    "faro-fairsum": _Entry(FaroParams, _faro("fairsum")),
+    "faro-penaltysum": _Entry(FaroParams, _faro("penaltysum")),
+    "oracle": _Entry(FaroParams, _faro("fairsum", name="oracle"), reads_future=True),
+    "mark": _Entry(Mark.Params, _plain(Mark)),
+    "aiad": _Entry(Aiad.Params, _plain(Aiad)),
+    "oneshot": _Entry(Oneshot.Params, _plain(Oneshot)),
+    "rayserve": _Entry(RayServe.Params, _plain(RayServe)),
+    "fairshare": _Entry(FairShare.Params, _plain(FairShare)),
+}
+
+NAMES: tuple[str, ...] = tuple(_REGISTRY)
+_GUARD_PARAMS = frozenset(field.name for field in dataclasses.fields(StepLimits))
+
+
+def create(
+    name: str,
+    *,
+    jobs: Mapping[str, JobSpec],
+    quota: Mapping[str, float],
+    params: Mapping[str, Any] | None = None,
+    future: Mapping[str, np.ndarray] | None = None,
+) -> Policy:
+    """Build policy ``name`` for ``jobs`` under ``quota``; only ``oracle`` reads ``future`` (counts per minute)."""
+    entry = _REGISTRY.get(name)
+    if entry is None:
+        raise FarodError(f"unknown policy {name!r} (known: {', '.join(NAMES)})")
+    params = dict(params or {})
+    known = {field.name for field in dataclasses.fields(entry.params_class)} | _GUARD_PARAMS
+    for key in params:
+        if key not in known:
+            raise FarodError(f"policy {name}: unknown parameter {key!r} (known: {', '.join(sorted(known))})")
+    limits = parse(name, StepLimits, {k: v for k, v in params.items() if k in _GUARD_PARAMS})
+    policy_params = parse(name, entry.params_class, {k: v for k, v in params.items() if k not in _GUARD_PARAMS})
+    if entry.reads_future:
+        _check_future(name, jobs, future)
+    else:
+        future = None  # only the oracle may see the future
+    policy = entry.build(jobs=jobs, quota=quota, params=policy_params, future=future)
+    return Guarded(policy, limits=limits)
+
+
+def _check_future(name: str, jobs: Mapping[str, JobSpec], future: Mapping[str, np.ndarray] | None) -> None:
+    if future is None:
+        raise FarodError(f"policy {name}: needs the true future arrivals (future=), e.g. from the trace")
+    missing = sorted(set(jobs) - set(future))
+    if missing:
+        raise FarodError(f"policy {name}: future: no arrivals for job {missing[0]!r}")
+
+
+__all__ = ["NAMES", "create"]

@@ -1,0 +1,44 @@
+"""The reactive safety net under a predictive policy: one more replica for a job that misses its SLO.
+
+Example::
+
+    >>> import numpy as np
+    >>> from farod.policies.base import JobObservation, JobSpec, Observation
+    >>> fallback = ReactiveFallback(jobs={"a/m": JobSpec(application="a", deployment="m", slo_ms=720)})
+    >>> hot = lambda t: Observation(now=t, quota={"cpu": 8}, jobs={"a/m": JobObservation(
+    ...     history=np.zeros(0), mean_latency_ms=900.0, replicas=2)})
+    >>> [fallback.react(hot(t)).replicas for t in (0, 10, 20)]
+    [{}, {}, {'a/m': 3}]
+
+A forecast is sometimes wrong, and a plan lasts 5 minutes. Between plans, Faro checks every 10 s whether
+a job's 30-s mean latency is above its SLO; after 3 consecutive such checks it adds one replica, and it
+never removes one (removing is the planner's call, made with all jobs in view). Faro's policies and
+MArk share this object. "3 consecutive checks" is kept as a duration, ``(checks - 1) · tick``, so a
+delayed tick cannot make it fire early or late (see :mod:`farod.policies.hysteresis`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from farod.policies.base import Decision, JobSpec, Observation
+from farod.policies.hysteresis import Hysteresis, latency_direction
+
+
+class ReactiveFallback:
+    """+1 replica after the mean latency stays above the SLO for ``checks`` ticks in a row."""
+
+    def __init__(self, *, jobs: Mapping[str, JobSpec], checks: int = 3, tick_interval_s: float = 10.0):
+        self.jobs = dict(jobs)
+        self._above = Hysteresis(up_s=(checks - 1) * tick_interval_s)
+
+    def react(self, observation: Observation) -> Decision:
+        wanted = {}
+        for key, reading in observation.jobs.items():
+            if key not in self.jobs:
+                continue
+            above = max(0, latency_direction(reading, self.jobs[key].slo_ms))
+            if self._above.update(key, above, now=observation.now):
+                wanted[key] = reading.replicas + 1
+        reason = f"latency above SLO for {len(wanted)} job(s)" if wanted else ""
+        return Decision(replicas=wanted, kind="react", reason=reason)

@@ -1,0 +1,143 @@
+"""Faro: forecast every job, then solve for the allocation that maximizes the cluster's utility.
+
+Example::
+
+    >>> policy = Faro(jobs=jobs, quota={"cpu": 32}, params=FaroParams(), objective="fairsum")
+    >>> decision = policy.plan(observation)
+    >>> decision.replicas, decision.plans["a/m"].utility, decision.reason
+    ({'a/m': 4, ...}, 1.0, 'fairsum at quantile 0.8')
+
+Every ``plan_interval_s`` (300 s) each job's next ``horizon`` minutes are forecast and the exact solver
+(:func:`farod.model.solver.solve`) picks the integer replicas that maximize the objective (``sum``,
+``fair``, ``fairsum`` or ``penaltysum``) of the jobs' utilities under the quota. Between plans the
+reactive fallback adds a replica where the SLO keeps being missed (:mod:`farod.policies.fallback`).
+
+Two things the paper's implementation left on the table, which matter as much as the forecast:
+
+- **Spare quota buys pessimism.** Poisson bursts inside a minute and forecast errors both hurt, so a
+  solution that leaves quota idle is wasteful: while it does, the problem is solved again at the next
+  higher forecast quantile (``headroom_quantiles``), with each job's previous allocation as its
+  minimum. Pessimism is therefore only ever paid for with replicas nobody else wanted; it never takes a
+  replica away from a job that the less pessimistic solution gave it.
+- **New replicas are not there at once.** A replica asked for now serves after ``startup_s`` (35 s
+  when a worker must start), so the model is told: for the first ``startup_s / step_s`` steps only
+  ``min(c, current)`` replicas serve (``PlanJob.startup_steps``). Scaling down has no such delay.
+
+``oracle`` is this policy with ``objective="fairsum"`` fed the true future counts (the forecast
+``oracle`` model: exact counts at the median, Poisson quantiles around them), with the same headroom:
+a limit no real policy should beat.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import numpy as np
+
+from farod.errors import FarodError
+from farod.model import solver
+from farod.model.problem import PlanJob, PlanProblem
+from farod.model.utility import OBJECTIVES, UTILITIES
+from farod.policies.base import Decision, JobPlan, JobSpec, Observation
+from farod.policies.params import require
+from farod.policies.predictive import ForecastParams, JobForecast, Predictive
+from farod.policies.resources import fitting_replicas, remaining
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FaroParams(ForecastParams):
+    quantile: float = 0.6  # the forecast quantile of the first solve
+    headroom_quantiles: tuple[float, ...] = (0.7, 0.8, 0.9, 0.95, 0.99)  # tried in turn while quota is idle
+    utility: str = "relaxed"  # "relaxed" (min(1, SLO/L), Faro's) or "step"
+    startup_s: float = 35.0  # seconds before a new replica serves
+    percentile: float = 99.0  # latency percentile the SLO is about
+    max_rho: float = 0.95  # utilization cap of the latency model
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.utility in UTILITIES, f"utility must be one of {', '.join(UTILITIES)}, got {self.utility!r}")
+        require(all(self.quantile < q < 1 for q in self.headroom_quantiles)
+                and list(self.headroom_quantiles) == sorted(set(self.headroom_quantiles)),
+                f"headroom_quantiles must be increasing, above quantile ({self.quantile}) and below 1, "
+                f"got {','.join(map(str, self.headroom_quantiles))}")
+        require(self.startup_s >= 0, f"startup_s must be >= 0, got {self.startup_s}")
+        require(0 < self.percentile < 100, f"percentile must be in (0, 100), got {self.percentile}")
+        require(0 < self.max_rho < 1, f"max_rho must be in (0, 1), got {self.max_rho}")
+
+
+class Faro(Predictive):
+    Params = FaroParams
+
+    def __init__(
+        self,
+        *,
+        jobs: Mapping[str, JobSpec],
+        quota: Mapping[str, float],
+        params: FaroParams,
+        objective: str,
+        name: str | None = None,
+        future: Mapping[str, np.ndarray] | None = None,
+    ):
+        if objective not in OBJECTIVES:
+            raise FarodError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+        super().__init__(jobs=jobs, params=params, future=future)
+        self.objective = objective
+        self.name = name or f"faro-{objective}"
+
+    def quantiles(self) -> tuple[float, ...]:
+        return (self.params.quantile, *self.params.headroom_quantiles)
+
+    def decide(self, observation: Observation, forecasts: Mapping[str, JobForecast]) -> Decision:
+        held = [(self.jobs[key], reading.replicas) for key, reading in observation.jobs.items()
+                if key in self.jobs and key not in forecasts]
+        quota = remaining(observation.quota, held)
+        floors = {key: self.jobs[key].min_replicas for key in forecasts}
+        try:
+            for quantile in self.quantiles():
+                problem = self._problem(observation, forecasts, quota, quantile, floors)
+                solution = solver.solve(problem)
+                if not self._quota_idle(problem, solution.allocation):
+                    break
+                floors = solution.allocation  # pessimism only adds replicas
+        except FarodError as exc:  # e.g. held jobs leave less than the others' minimums
+            return Decision.hold("plan", reason=f"no feasible plan: {exc}")
+        plans = {
+            key: JobPlan(
+                forecast_rps={quantile: forecasts[key].at(quantile).round(3).tolist()},
+                predicted_latency_ms=solution.predicted_latency_ms[key],
+                utility=solution.utility[key],
+                accept_rate=solution.accept_rate[key],
+            )
+            for key in forecasts
+        }
+        return Decision(replicas=solution.allocation, kind="plan", plans=plans, objective=solution.objective,
+                        reason=f"{self.objective} at quantile {quantile:g}")
+
+    def _problem(self, observation, forecasts, quota, quantile, floors) -> PlanProblem:
+        jobs = tuple(
+            PlanJob(
+                name=key,
+                service_time_ms=self.service_time_ms(key),
+                slo_ms=self.jobs[key].slo_ms,
+                rates=forecast.at(quantile),
+                current_replicas=observation.jobs[key].replicas,
+                min_replicas=floors[key],
+                max_replicas=self.jobs[key].max_replicas,
+                resources=self.jobs[key].resources,
+                weight=self.jobs[key].weight,
+                startup_steps=self.params.startup_s / self.params.step_s,
+            )
+            for key, forecast in forecasts.items()
+        )
+        return PlanProblem(jobs=jobs, quota=quota, objective=self.objective, utility=self.params.utility,
+                           percentile=self.params.percentile, max_rho=self.params.max_rho)
+
+    def _quota_idle(self, problem: PlanProblem, allocation: Mapping[str, int]) -> bool:
+        """Could any job get one more replica within the quota and its bounds?"""
+        left = remaining(problem.quota, [(self.jobs[job.name], allocation[job.name]) for job in problem.jobs])
+        return any(
+            (job.max_replicas is None or allocation[job.name] < job.max_replicas)
+            and fitting_replicas(self.jobs[job.name], left) >= 1
+            for job in problem.jobs
+        )

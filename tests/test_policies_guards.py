@@ -1,0 +1,105 @@
+"""Shared guards, the registry, parameters and FairShare."""
+
+import numpy as np
+import pytest
+from policy_fakes import observe, reading, specs
+
+from farod.errors import FarodError
+from farod.policies import NAMES, create
+from farod.policies.base import Decision, Policy
+from farod.policies.guards import Guarded, StepLimits
+
+
+class _Asks(Policy):
+    """A policy that asks for fixed replicas, to see what the guards let through."""
+
+    name = "asks"
+
+    def __init__(self, jobs, wanted):
+        super().__init__(jobs=jobs)
+        self.wanted = wanted
+
+    def react(self, observation):
+        return Decision(replicas=self.wanted, kind="react")
+
+
+def test_guards_clamp_to_bounds_and_drop_unknown_jobs():
+    jobs = specs("a", min_replicas=2, max_replicas=6)
+    policy = Guarded(_Asks(jobs, {"a/m": 9, "zzz/m": 4}))
+    assert policy.react(observe(0, a=reading(replicas=3))).replicas == {"a/m": 6}
+    policy.inner.wanted = {"a/m": 0}
+    assert policy.react(observe(0, a=reading(replicas=3))).replicas == {"a/m": 2}
+
+
+def test_guards_hold_stale_or_unobserved_jobs():
+    policy = Guarded(_Asks(specs("a", "b"), {"a/m": 1, "b/m": 1}))
+    decision = policy.react(observe(0, a=reading(replicas=5, stale=True)))
+    assert decision.replicas == {}
+
+
+def test_guards_step_limits():
+    policy = Guarded(_Asks(specs("a", "b"), {"a/m": 12, "b/m": 1}), limits=StepLimits(max_scale_up=2, max_scale_down=1))
+    decision = policy.react(observe(0, a=reading(replicas=4), b=reading(replicas=8)))
+    assert decision.replicas == {"a/m": 6, "b/m": 7}
+
+
+def test_every_created_policy_is_guarded_and_takes_the_guard_limits():
+    jobs = specs("a", max_replicas=4)
+    for name in NAMES:
+        kwargs = {"future": {"a/m": np.ones(10)}} if name == "oracle" else {}
+        policy = create(name, jobs=jobs, quota={"cpu": 8}, params={"max_scale_up": 1}, **kwargs)
+        assert isinstance(policy, Guarded) and policy.name == name
+        assert policy.limits.max_scale_up == 1
+
+
+def test_registry_names_every_policy_of_the_contract():
+    assert set(NAMES) == {"faro-sum", "faro-fair", "faro-fairsum", "faro-penaltysum", "aiad", "oneshot", "mark",
+                          "fairshare", "rayserve", "oracle"}
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [
+        ("hpa", {}, "unknown policy 'hpa'"),
+        ("aiad", {"upscale_delay": 1}, "policy aiad: unknown parameter 'upscale_delay'"),
+        ("aiad", {"upscale_delay_s": "soon"}, "policy aiad: parameter upscale_delay_s must be float"),
+        ("aiad", {"upscale_delay_s": -1}, "policy aiad: upscale_delay_s must be >= 0"),
+        ("faro-sum", {"quantile": 1.5}, "policy faro-sum: quantile must be in (0, 1)"),
+        ("faro-sum", {"headroom_quantiles": "0.9,0.8"}, "policy faro-sum: headroom_quantiles must be increasing"),
+        ("faro-sum", {"utility": "linear"}, "policy faro-sum: utility must be one of"),
+        ("faro-fair", {"horizon": 2.5}, "policy faro-fair: parameter horizon must be int"),
+        ("rayserve", {"max_scale_down": -2}, "policy rayserve: max_scale_down must be >= 0"),
+        ("oracle", {}, "policy oracle: needs the true future arrivals"),
+    ],
+)
+def test_registry_errors_name_the_policy_and_parameter(name, params, message):
+    with pytest.raises(FarodError) as error:
+        create(name, jobs=specs("a"), quota={"cpu": 8}, params=params)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_string_parameters_are_converted():
+    policy = create("faro-sum", jobs=specs("a", service_time_ms=180), quota={"cpu": 8},
+                    params={"quantile": "0.7", "headroom_quantiles": "0.8,0.9", "horizon": "5"})
+    assert policy.inner.params.quantile == 0.7
+    assert policy.inner.params.headroom_quantiles == (0.8, 0.9)
+    assert policy.inner.params.horizon == 5
+
+
+def test_oracle_requires_every_job_in_the_future():
+    with pytest.raises(FarodError, match="future: no arrivals for job 'b/m'"):
+        create("oracle", jobs=specs("a", "b"), quota={"cpu": 8}, future={"a/m": np.ones(5)})
+
+
+def test_fairshare_splits_the_quota_evenly():
+    jobs = specs(*(f"j{i}" for i in range(10)))
+    policy = create("fairshare", jobs=jobs, quota={"cpu": 32})
+    readings = {f"j{i}": reading(replicas=1) for i in range(10)}
+    assert policy.react(observe(0, **readings)).replicas == {key: 3 for key in jobs}
+
+
+def test_fairshare_respects_every_resource_of_the_quota():
+    jobs = specs("a", "b", resources={"cpu": 2, "gpu": 1})
+    policy = create("fairshare", jobs=jobs, quota={"cpu": 32, "gpu": 3})
+    assert policy.react(observe(0, a=reading(replicas=1), b=reading(replicas=1))).replicas == {"a/m": 1, "b/m": 1}
