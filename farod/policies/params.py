@@ -61,7 +61,7 @@ def _convert(policy: str, name: str, value: Any, default: Any) -> Any:
         if isinstance(default, bool):
             return _to_bool(value)
         if isinstance(default, tuple):
-            items = value.split(",") if isinstance(value, str) else list(value)
+            items = [item for item in value.split(",") if item.strip()] if isinstance(value, str) else list(value)
             return tuple(float(item) for item in items)
         if isinstance(default, int):
             number = float(value)
