@@ -104,3 +104,12 @@ def test_oracle_reads_the_future_and_only_the_oracle_does():
     assert decision.reason.startswith("fairsum")
     blind = create("faro-fairsum", jobs=jobs, quota={"cpu": 16}, future=future)
     assert blind.plan(observe(0, quota=16, a=reading(replicas=1), b=reading(replicas=1))).replicas == {}
+
+
+def test_earlier_days_reach_the_forecasters():
+    jobs = specs("a", service_time_ms=180)
+    days = {"a/m": np.tile(np.r_[np.full(20, 600.0), np.full(20, 6000.0)], (3, 1))}  # load jumps at minute 20
+    policy = create("mark", jobs=jobs, quota={"cpu": 64}, params={"forecaster": "seasonal"}, train=days)
+    blind = create("mark", jobs=jobs, quota={"cpu": 64}, params={"forecaster": "seasonal"})
+    today = observe(900, quota=64, a=reading(history=np.full(15, 600.0), replicas=3))
+    assert policy.plan(today).replicas["a/m"] > blind.plan(today).replicas["a/m"]

@@ -53,16 +53,20 @@ from farod.policies.reactive import Aiad, Oneshot
 @dataclasses.dataclass(frozen=True)
 class _Entry:
     params_class: type
-    build: Callable[..., Policy]  # (jobs=, quota=, params=, future=) -> Policy
+    build: Callable[..., Policy]  # (jobs=, quota=, params=, future=, train=) -> Policy
     reads_future: bool = False
 
 
 def _faro(objective: str, name: str | None = None) -> Callable[..., Policy]:
-    return lambda *, future=None, **kwargs: Faro(objective=objective, name=name, future=future, **kwargs)
+    return lambda **kwargs: Faro(objective=objective, name=name, **kwargs)
 
 
-def _plain(policy_class: type) -> Callable[..., Policy]:
+def _forecasting(policy_class: type) -> Callable[..., Policy]:
     return lambda *, future=None, **kwargs: policy_class(**kwargs)
+
+
+def _reactive(policy_class: type) -> Callable[..., Policy]:
+    return lambda *, future=None, train=None, **kwargs: policy_class(**kwargs)
 
 
 _REGISTRY: dict[str, _Entry] = {
@@ -71,11 +75,11 @@ _REGISTRY: dict[str, _Entry] = {
     "faro-fairsum": _Entry(FaroParams, _faro("fairsum")),
     "faro-penaltysum": _Entry(FaroParams, _faro("penaltysum")),
     "oracle": _Entry(FaroParams, _faro("fairsum", name="oracle"), reads_future=True),
-    "mark": _Entry(Mark.Params, _plain(Mark)),
-    "aiad": _Entry(Aiad.Params, _plain(Aiad)),
-    "oneshot": _Entry(Oneshot.Params, _plain(Oneshot)),
-    "rayserve": _Entry(RayServe.Params, _plain(RayServe)),
-    "fairshare": _Entry(FairShare.Params, _plain(FairShare)),
+    "mark": _Entry(Mark.Params, _forecasting(Mark)),
+    "aiad": _Entry(Aiad.Params, _reactive(Aiad)),
+    "oneshot": _Entry(Oneshot.Params, _reactive(Oneshot)),
+    "rayserve": _Entry(RayServe.Params, _reactive(RayServe)),
+    "fairshare": _Entry(FairShare.Params, _reactive(FairShare)),
 }
 
 NAMES: tuple[str, ...] = tuple(_REGISTRY)
@@ -89,8 +93,14 @@ def create(
     quota: Mapping[str, float],
     params: Mapping[str, Any] | None = None,
     future: Mapping[str, np.ndarray] | None = None,
+    train: Mapping[str, np.ndarray] | None = None,
 ) -> Policy:
-    """Build policy ``name`` for ``jobs`` under ``quota``; only ``oracle`` reads ``future`` (counts per minute)."""
+    """Build policy ``name`` for ``jobs`` under ``quota``.
+
+    ``future`` (job key -> the trace's counts per minute from minute 0) is read by ``oracle`` only.
+    ``train`` (job key -> earlier days, days x minutes, aligned with the history) feeds the forecasters
+    of the predictive policies; without it they forecast from today's history alone.
+    """
     entry = _REGISTRY.get(name)
     if entry is None:
         raise FarodError(f"unknown policy {name!r} (known: {', '.join(NAMES)})")
@@ -105,7 +115,7 @@ def create(
         _check_future(name, jobs, future)
     else:
         future = None  # only the oracle may see the future
-    policy = entry.build(jobs=jobs, quota=quota, params=policy_params, future=future)
+    policy = entry.build(jobs=jobs, quota=quota, params=policy_params, future=future, train=train)
     return Guarded(policy, limits=limits)
 
 

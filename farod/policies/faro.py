@@ -78,10 +78,11 @@ class Faro(Predictive):
         objective: str,
         name: str | None = None,
         future: Mapping[str, np.ndarray] | None = None,
+        train: Mapping[str, np.ndarray] | None = None,
     ):
         if objective not in OBJECTIVES:
             raise FarodError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
-        super().__init__(jobs=jobs, params=params, future=future)
+        super().__init__(jobs=jobs, params=params, future=future, train=train)
         self.objective = objective
         self.name = name or f"faro-{objective}"
 

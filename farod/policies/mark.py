@@ -18,6 +18,8 @@ import dataclasses
 import math
 from collections.abc import Mapping
 
+import numpy as np
+
 from farod.policies.base import Decision, JobPlan, JobSpec, Observation
 from farod.policies.params import require
 from farod.policies.predictive import ForecastParams, JobForecast, Predictive
@@ -36,8 +38,9 @@ class Mark(Predictive):
     name = "mark"
     Params = MarkParams
 
-    def __init__(self, *, jobs: Mapping[str, JobSpec], quota: Mapping[str, float], params: MarkParams):
-        super().__init__(jobs=jobs, params=params)
+    def __init__(self, *, jobs: Mapping[str, JobSpec], quota: Mapping[str, float], params: MarkParams,
+                 train: Mapping[str, np.ndarray] | None = None):
+        super().__init__(jobs=jobs, params=params, train=train)
 
     def decide(self, observation: Observation, forecasts: Mapping[str, JobForecast]) -> Decision:
         replicas, plans = {}, {}

@@ -9,7 +9,10 @@ Example::
 A predictive policy looks ahead ``horizon`` steps of ``step_s`` seconds (7 one-minute steps: the 5
 minutes until the next plan plus the start-up of what it asks for). Each job has its own forecaster
 (:mod:`farod.forecast`), fed the job's per-minute arrival history from the observation, so the same
-object runs on a simulated trace and on Prometheus data. A job is *planned* only when the policy can
+object runs on a simulated trace and on Prometheus data. ``train`` optionally gives each job's earlier
+days (days x minutes of the daily window, aligned with today's history): workloads repeat daily, and
+the default forecaster learns from them (a live deployment has them in Prometheus; the simulator reads
+them from the bundled CSV). A job is *planned* only when the policy can
 reason about it: its observation is fresh, it has history (or the forecaster reads the future, for the
 oracle), and its service time is known (its :class:`JobSpec`'s, else the last observed processing time).
 Other jobs are *held*: they keep their replicas, and those replicas stay reserved in the quota.
@@ -69,6 +72,7 @@ class Predictive(Policy):
         jobs: Mapping[str, JobSpec],
         params: ForecastParams,
         future: Mapping[str, np.ndarray] | None = None,
+        train: Mapping[str, np.ndarray] | None = None,
     ):
         super().__init__(jobs=jobs)
         self.params = params
@@ -77,13 +81,13 @@ class Predictive(Policy):
         self._fallback = ReactiveFallback(jobs=jobs, checks=params.fallback_checks,
                                           tick_interval_s=params.tick_interval_s)
         self._reads_future = future is not None
-        self._forecasters = {key: self._forecaster(key, future) for key in self.jobs}
+        self._forecasters = {key: self._forecaster(key, future, (train or {}).get(key)) for key in self.jobs}
         self._service_time_ms = {key: job.service_time_ms for key, job in self.jobs.items()}
 
-    def _forecaster(self, key: str, future: Mapping[str, np.ndarray] | None):
+    def _forecaster(self, key: str, future: Mapping[str, np.ndarray] | None, train: np.ndarray | None):
         if future is not None:  # the oracle: the true counts, whatever forecaster was asked for
             return forecast.create("oracle", future=np.asarray(future[key], dtype=float))
-        return forecast.create(self.params.forecaster or forecast.DEFAULT_MODEL)
+        return forecast.create(self.params.forecaster or forecast.DEFAULT_MODEL, train=train)
 
     def react(self, observation: Observation) -> Decision:
         self._learn_service_times(observation)
