@@ -2,9 +2,11 @@
 
 Example::
 
+    >>> from farod.policies.base import JobSpec, Observation
     >>> jobs = {f"app{i}/m": JobSpec(application=f"app{i}", deployment="m", slo_ms=720) for i in range(10)}
-    >>> FairShare(jobs=jobs, quota={"cpu": 32}, params=FairShareParams()).react(observation).replicas
-    {'app0/m': 3, 'app1/m': 3, ..., 'app9/m': 3}
+    >>> policy = FairShare(jobs=jobs, quota={"cpu": 32}, params=FairShareParams())
+    >>> set(policy.react(Observation(now=0, jobs={}, quota={"cpu": 32})).replicas.values())
+    {3}
 
 Each job gets the replicas that fit in ``1/N`` of every quota resource (3 each for 10 one-CPU jobs at
 32 CPUs; the remainder stays idle, as in the Faro paper). The share is asserted on every tick, so a

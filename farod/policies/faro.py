@@ -2,10 +2,14 @@
 
 Example::
 
-    >>> policy = Faro(jobs=jobs, quota={"cpu": 32}, params=FaroParams(), objective="fairsum")
-    >>> decision = policy.plan(observation)
-    >>> decision.replicas, decision.plans["a/m"].utility, decision.reason
-    ({'a/m': 4, ...}, 1.0, 'fairsum at quantile 0.8')
+    >>> from farod.policies.base import JobObservation, JobSpec, Observation
+    >>> jobs = {f"{app}/m": JobSpec(application=app, deployment="m", slo_ms=720, service_time_ms=180) for app in "ab"}
+    >>> policy = Faro(jobs=jobs, quota={"cpu": 8}, params=FaroParams(forecaster="last"), objective="sum")
+    >>> seen = {"a/m": JobObservation(history=np.full(30, 1800.0), replicas=2),  # 30 req/s
+    ...         "b/m": JobObservation(history=np.full(30, 60.0), replicas=2)}    # 1 req/s
+    >>> decision = policy.plan(Observation(now=1800, jobs=seen, quota={"cpu": 8}))
+    >>> decision.replicas, decision.reason
+    ({'a/m': 7, 'b/m': 1}, 'sum at quantile 0.6')
 
 Every ``plan_interval_s`` (300 s) each job's next ``horizon`` minutes are forecast and the exact solver
 (:func:`farod.model.solver.solve`) picks the integer replicas that maximize the objective (``sum``,

@@ -2,8 +2,13 @@
 
 Example::
 
-    >>> guarded = Guarded(policy, limits=StepLimits(max_scale_up=2))
-    >>> guarded.react(observation).replicas   # the inner policy asked a/m: 1 -> 9
+    >>> import numpy as np
+    >>> from farod.policies import create
+    >>> from farod.policies.base import JobObservation, JobSpec, Observation
+    >>> jobs = {"a/m": JobSpec(application="a", deployment="m", slo_ms=720, max_replicas=8)}
+    >>> policy = create("oneshot", jobs=jobs, quota={"cpu": 32}, params={"upscale_delay_s": 0, "max_scale_up": 2})
+    >>> hot = JobObservation(history=np.zeros(0), mean_latency_ms=7200.0, replicas=1)
+    >>> policy.react(Observation(now=0, jobs={"a/m": hot}, quota={"cpu": 32})).replicas  # Oneshot asked 10
     {'a/m': 3}
 
 A policy computes what it wants; the rules below are the same for all of them, so they live here

@@ -2,8 +2,11 @@
 
 Example::
 
-    >>> policy = Mark(jobs=jobs, quota={"cpu": 32}, params=MarkParams())
-    >>> policy.plan(observation).replicas   # peak 20 req/s, 180 ms -> ceil(20 · 0.18 / 0.72) = 5
+    >>> from farod.policies.base import JobObservation, JobSpec, Observation
+    >>> jobs = {"a/m": JobSpec(application="a", deployment="m", slo_ms=720, service_time_ms=180)}
+    >>> policy = Mark(jobs=jobs, quota={"cpu": 32}, params=MarkParams(forecaster="last"))
+    >>> seen = JobObservation(history=np.full(30, 1200.0), replicas=1)  # 20 req/s
+    >>> policy.plan(Observation(now=1800, jobs={"a/m": seen}, quota={"cpu": 32})).replicas  # 20 · 0.18 / 0.72
     {'a/m': 5}
 
 MArk (ATC'19) provisions every model for the peak of its forecast over the look-ahead window at a

@@ -1,10 +1,10 @@
 """What every forecast-driven policy shares: forecasters per job, service times, the reactive fallback.
 
-Example::
+Example (what the simulator and the daemon do with any predictive policy)::
 
-    >>> policy = Faro(jobs=jobs, quota={"cpu": 32}, params=FaroParams(objective="sum"))
-    >>> policy.plan(observation)    # every plan_interval_s: forecast, then decide for all jobs
-    >>> policy.react(observation)   # every tick_interval_s: +1 replica where the SLO keeps being missed
+    policy = create("faro-sum", jobs=jobs, quota={"cpu": 32}, train=earlier_days)
+    policy.plan(observation)    # every plan_interval_s: forecast every job, then decide for all of them
+    policy.react(observation)   # every tick_interval_s: +1 replica where the SLO keeps being missed
 
 A predictive policy looks ahead ``horizon`` steps of ``step_s`` seconds (7 one-minute steps: the 5
 minutes until the next plan plus the start-up of what it asks for). Each job has its own forecaster

@@ -2,8 +2,13 @@
 
 Example::
 
-    >>> policy = RayServe(jobs=jobs, quota={"cpu": 32}, params=RayServeParams())
-    >>> # 9 ongoing requests on 3 running replicas for 30 s -> ceil(9 / 2) = 5 replicas
+    >>> import numpy as np
+    >>> from farod.policies.base import JobObservation, JobSpec, Observation
+    >>> jobs = {"a/m": JobSpec(application="a", deployment="m", slo_ms=720)}
+    >>> policy = RayServe(jobs=jobs, quota={"cpu": 32}, params=RayServeParams(upscale_delay_s=0))
+    >>> busy = JobObservation(history=np.zeros(0), ongoing_requests=9.0, replicas=3, running_replicas=3)
+    >>> policy.react(Observation(now=0, jobs={"a/m": busy}, quota={"cpu": 32})).replicas  # ceil(9 / 2)
+    {'a/m': 5}
 
 The rule, as Ray Serve 2.x applies it to each deployment (``replica_queue_length_autoscaling_policy``
 with the delay logic of ``ray.serve.autoscaling_policy``), restated from its documented behaviour:
