@@ -12,10 +12,11 @@ minutes until the next plan plus the start-up of what it asks for). Each job has
 object runs on a simulated trace and on Prometheus data. ``train`` optionally gives each job's earlier
 days (days x minutes of the daily window, aligned with today's history): workloads repeat daily, and
 the default forecaster learns from them (a live deployment has them in Prometheus; the simulator reads
-them from the bundled CSV). A job is *planned* only when the policy can
-reason about it: its observation is fresh, it has history (or the forecaster reads the future, for the
-oracle), and its service time is known (its :class:`JobSpec`'s, else the last observed processing time).
-Other jobs are *held*: they keep their replicas, and those replicas stay reserved in the quota.
+them from the bundled CSV).
+
+A job is *planned* only when the policy can reason about it: its observation is fresh, it has history
+(or earlier days, or the future for the oracle), and its service time is known (its
+:class:`JobSpec`'s, else the last observed processing time). Other jobs are *held*: they keep their replicas, and those replicas stay reserved in the quota.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ class Predictive(Policy):
         self.tick_interval_s = params.tick_interval_s
         self._fallback = ReactiveFallback(jobs=jobs, checks=params.fallback_checks,
                                           tick_interval_s=params.tick_interval_s)
-        self._reads_future = future is not None
+        # Something to forecast from before today's first minute is complete: earlier days, or the future.
+        self._foresight = {key: future is not None or (train is not None and key in train) for key in self.jobs}
         self._forecasters = {key: self._forecaster(key, future, (train or {}).get(key)) for key in self.jobs}
         self._service_time_ms = {key: job.service_time_ms for key, job in self.jobs.items()}
 
@@ -112,8 +114,9 @@ class Predictive(Policy):
         return (self.params.quantile,)
 
     def _plannable(self, key: str, reading: JobObservation) -> bool:
-        has_history = len(reading.history) > 0 or self._reads_future
-        return key in self.jobs and not reading.stale and has_history and self._service_time_ms[key] is not None
+        if key not in self.jobs or reading.stale or self._service_time_ms[key] is None:
+            return False
+        return len(reading.history) > 0 or self._foresight[key]
 
     def _forecast(self, key: str, reading: JobObservation) -> JobForecast:
         forecaster = self._forecasters[key]
