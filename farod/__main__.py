@@ -1,0 +1,5 @@
+import sys
+
+from farod.cli import main
+
+sys.exit(main())

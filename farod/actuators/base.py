@@ -1,0 +1,45 @@
+"""The actuator contract: read what the cluster runs, ask it for replica targets.
+
+Every actuator (Ray Serve REST, KubeRay RayService, dry-run) implements :class:`Actuator`. ``apply``
+is idempotent -- the daemon re-asserts its targets every tick -- and either applies the whole
+allocation or raises :class:`ActuationError` having changed nothing it cannot stand behind (no
+half-applied decision). The quota guard (:mod:`farod.actuators.guard`) sits in front of every
+actuator, so whatever a policy returns, what reaches the cluster fits the quota, downscales first.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Mapping
+
+from farod.policies.base import JobSpec
+
+
+class ActuationError(Exception):
+    """The cluster refused or could not be reached; ``reason`` labels farod_actuation_errors_total."""
+
+    def __init__(self, message: str, *, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DeploymentState:
+    """What the cluster reports for one job."""
+
+    target_replicas: int  # what it was last asked for
+    running_replicas: int  # ready and serving
+    autoscaling: bool = False  # the deployment has its own autoscaling_config (would fight farod)
+
+
+class Actuator(abc.ABC):
+    name: str
+
+    @abc.abstractmethod
+    def read(self, jobs: Mapping[str, JobSpec]) -> Mapping[str, DeploymentState]:
+        """Current state of every job that exists; a missing job is left out."""
+
+    @abc.abstractmethod
+    def apply(self, targets: Mapping[str, int], jobs: Mapping[str, JobSpec]) -> None:
+        """Ask the cluster for ``targets`` (job key -> replicas), all or nothing."""

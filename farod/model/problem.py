@@ -1,0 +1,194 @@
+"""An allocation problem: jobs with forecast load, a quota, an objective -- validated at the boundary.
+
+Example::
+
+    >>> problem = problem_from_dict({
+    ...     "quota": {"cpu": 8}, "objective": "sum",
+    ...     "jobs": [{"name": "a", "service_time_ms": 180, "slo_ms": 720, "rates": [12.0, 14.0]}]})
+    >>> problem.jobs[0].max_replicas is None, problem.jobs[0].current_replicas
+    (True, 1)
+
+:func:`problem_from_dict` is the one place where a plan file (CONTRACTS.md §2) is checked; every error
+names the field (``jobs[2].rates[4]: must be a finite number >= 0``) so the CLI can print one line.
+Policies build :class:`PlanJob` objects directly and get the same checks from ``__post_init__``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from farod.errors import FarodError
+from farod.model.queueing import DEFAULT_MAX_RHO, DEFAULT_PERCENTILE
+from farod.model.utility import OBJECTIVES, UTILITIES
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PlanJob:
+    """One job of a plan: its load forecast (requests/s per step), SLO, bounds and resources.
+
+    ``startup_steps`` is how many forecast steps new replicas need before they serve: in step ``t`` a
+    fraction ``clip(startup_steps - t, 0, 1)`` of the step runs with only ``min(c, current_replicas)``.
+    """
+
+    name: str
+    service_time_ms: float
+    slo_ms: float
+    rates: np.ndarray
+    current_replicas: int | None = None
+    min_replicas: int = 1
+    max_replicas: int | None = None
+    resources: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1.0})
+    weight: float = 1.0
+    startup_steps: float = 0.0
+
+    def __post_init__(self):
+        where = f"job {self.name!r}"
+        rates = np.asarray(self.rates, dtype=float).reshape(-1)
+        _require(rates.size > 0, f"{where}: rates: must hold at least one step")
+        _require(bool(np.all(np.isfinite(rates)) and np.all(rates >= 0)), f"{where}: rates: must be finite numbers >= 0")
+        object.__setattr__(self, "rates", rates)
+        _require(_positive(self.service_time_ms), f"{where}: service_time_ms: must be a number > 0")
+        _require(_positive(self.slo_ms), f"{where}: slo_ms: must be a number > 0")
+        _require(_whole(self.min_replicas) and self.min_replicas >= 0, f"{where}: min_replicas: must be an integer >= 0")
+        if self.max_replicas is not None:
+            _require(_whole(self.max_replicas) and self.max_replicas >= self.min_replicas,
+                     f"{where}: max_replicas: must be an integer >= min_replicas ({self.min_replicas})")
+        if self.current_replicas is None:
+            object.__setattr__(self, "current_replicas", self.min_replicas)
+        _require(_whole(self.current_replicas) and self.current_replicas >= 0,
+                 f"{where}: current_replicas: must be an integer >= 0")
+        _require(bool(self.resources), f"{where}: resources: must name at least one resource")
+        for resource, amount in self.resources.items():
+            _require(_positive(amount), f"{where}: resources.{resource}: must be a number > 0")
+        _require(_positive(self.weight), f"{where}: weight: must be a number > 0")
+        _require(_number(self.startup_steps) and self.startup_steps >= 0, f"{where}: startup_steps: must be >= 0")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PlanProblem:
+    """Jobs sharing a quota, and what to maximize (CONTRACTS.md §1)."""
+
+    jobs: tuple[PlanJob, ...]
+    quota: Mapping[str, float]
+    objective: str = "sum"
+    utility: str = "relaxed"
+    percentile: float = DEFAULT_PERCENTILE
+    max_rho: float = DEFAULT_MAX_RHO
+
+    def __post_init__(self):
+        _require(self.objective in OBJECTIVES, f"objective: must be one of {', '.join(OBJECTIVES)}, not {self.objective!r}")
+        _require(self.utility in UTILITIES, f"utility: must be one of {', '.join(UTILITIES)}, not {self.utility!r}")
+        _require(_number(self.percentile) and 0 < self.percentile < 100, "latency_model.percentile: must be in (0, 100)")
+        _require(_number(self.max_rho) and 0 < self.max_rho < 1, "latency_model.max_rho: must be in (0, 1)")
+        _require(bool(self.quota), "quota: must name at least one resource")
+        for resource, amount in self.quota.items():
+            _require(_number(amount) and amount >= 0, f"quota.{resource}: must be a number >= 0")
+        names = [job.name for job in self.jobs]
+        _require(len(set(names)) == len(names), "jobs: names must be unique")
+        for job in self.jobs:
+            for resource in sorted(set(job.resources) - set(self.quota)):
+                raise FarodError(f"job {job.name!r}: resources.{resource}: not in the quota")
+        for resource, needed in self.minimum_usage.items():
+            amount = self.quota[resource]
+            _require(needed <= amount + 1e-9,
+                     f"quota.{resource}: {amount:g} is below the jobs' minimum replicas, which need {needed:g}")
+
+    @functools.cached_property
+    def minimum_usage(self) -> dict[str, float]:
+        """Resources the jobs' minimum replicas need, per quota resource."""
+        return {r: sum(job.min_replicas * job.resources.get(r, 0.0) for job in self.jobs) for r in self.quota}
+
+    @property
+    def resources(self) -> tuple[str, ...]:
+        return tuple(self.quota)
+
+    def usage(self, allocation: Mapping[str, int]) -> dict[str, float]:
+        """Resources an allocation uses, per quota resource."""
+        return {r: sum(allocation[j.name] * j.resources.get(r, 0.0) for j in self.jobs) for r in self.quota}
+
+    def fits(self, allocation: Mapping[str, int]) -> bool:
+        used = self.usage(allocation)
+        return all(used[r] <= self.quota[r] + 1e-9 for r in self.quota)
+
+
+def problem_from_dict(data) -> PlanProblem:
+    """Build and validate a problem from the plan JSON of CONTRACTS.md §2."""
+    _require(isinstance(data, dict), "the problem must be a JSON object")
+    _require("quota" in data, "quota: missing")
+    _require(isinstance(data["quota"], dict), "quota: must be an object like {\"cpu\": 32}")
+    _require(isinstance(data.get("jobs"), list) and data["jobs"], "jobs: must be a non-empty list")
+    model = data.get("latency_model", {})
+    _require(isinstance(model, dict), "latency_model: must be an object")
+    jobs = tuple(_job_from_dict(job, index) for index, job in enumerate(data["jobs"]))
+    return PlanProblem(
+        jobs=jobs,
+        quota={str(k): _as_number(v, f"quota.{k}") for k, v in data["quota"].items()},
+        objective=data.get("objective", "sum"),
+        utility=data.get("utility", "relaxed"),
+        percentile=_as_number(model.get("percentile", DEFAULT_PERCENTILE), "latency_model.percentile"),
+        max_rho=_as_number(model.get("max_rho", DEFAULT_MAX_RHO), "latency_model.max_rho"),
+    )
+
+
+_JOB_FIELDS = {"name", "service_time_ms", "slo_ms", "rates", "current_replicas", "min_replicas",
+               "max_replicas", "resources", "weight", "startup_steps"}
+
+
+def _job_from_dict(job, index: int) -> PlanJob:
+    where = f"jobs[{index}]"
+    _require(isinstance(job, dict), f"{where}: must be an object")
+    for field in ("name", "service_time_ms", "slo_ms", "rates"):
+        _require(field in job, f"{where}.{field}: missing")
+    for field in sorted(set(job) - _JOB_FIELDS):
+        raise FarodError(f"{where}.{field}: unknown field")
+    _require(isinstance(job["name"], str) and job["name"], f"{where}.name: must be a non-empty string")
+    _require(isinstance(job["rates"], list) and job["rates"], f"{where}.rates: must be a non-empty list")
+    for step, rate in enumerate(job["rates"]):
+        _require(_number(rate) and math.isfinite(rate) and rate >= 0,
+                 f"{where}.rates[{step}]: must be a finite number >= 0, not {rate!r}")
+    resources = job.get("resources", {"cpu": 1.0})
+    _require(isinstance(resources, dict) and resources, f"{where}.resources: must be an object like {{\"cpu\": 1}}")
+    kwargs = {
+        "name": job["name"],
+        "rates": np.asarray(job["rates"], dtype=float),
+        "service_time_ms": _as_number(job["service_time_ms"], f"{where}.service_time_ms"),
+        "slo_ms": _as_number(job["slo_ms"], f"{where}.slo_ms"),
+        "resources": {str(k): _as_number(v, f"{where}.resources.{k}") for k, v in resources.items()},
+        "weight": _as_number(job.get("weight", 1.0), f"{where}.weight"),
+        "startup_steps": _as_number(job.get("startup_steps", 0.0), f"{where}.startup_steps"),
+    }
+    for field in ("current_replicas", "min_replicas", "max_replicas"):
+        if job.get(field) is not None:
+            _require(_whole(job[field]) and job[field] >= 0, f"{where}.{field}: must be an integer >= 0")
+            kwargs[field] = int(job[field])
+    try:
+        return PlanJob(**kwargs)
+    except FarodError as exc:  # re-anchor the message on the JSON path
+        raise FarodError(str(exc).replace(f"job {job['name']!r}:", f"{where}:").replace(": ", ".", 1)) from None
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise FarodError(message)
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _positive(value) -> bool:
+    return _number(value) and math.isfinite(value) and value > 0
+
+
+def _whole(value) -> bool:
+    return _number(value) and float(value).is_integer()
+
+
+def _as_number(value, where: str) -> float:
+    _require(_number(value) and math.isfinite(value), f"{where}: must be a finite number, not {value!r}")
+    return float(value)

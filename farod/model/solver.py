@@ -1,0 +1,283 @@
+"""Integer replica counts that maximize the cluster objective under the quota.
+
+Example::
+
+    >>> from farod.model.problem import problem_from_dict
+    >>> problem = problem_from_dict({"quota": {"cpu": 4}, "objective": "sum", "jobs": [
+    ...     {"name": "a", "service_time_ms": 180, "slo_ms": 720, "rates": [10.0]},
+    ...     {"name": "b", "service_time_ms": 180, "slo_ms": 720, "rates": [2.0]}]})
+    >>> solve(problem).allocation
+    {'a': 3, 'b': 1}
+
+``exact`` works on per-job utility tables (:mod:`farod.model.tables`):
+
+* ``sum`` / ``penaltysum`` -- a multiple-choice knapsack: dynamic programming over (job, resource units
+  used), one vectorized numpy step per job. Exact for one resource.
+* ``fair`` -- binary search over the minimum-utility level (the cheapest way for every job to reach a
+  level is independent per job), then the knapsack restricted to counts at or above the level for the
+  tie-break by the sum.
+* ``fairsum`` -- ``Σ U − N·(max − min)`` is maximized over windows ``[lo, hi]`` of utility levels: the
+  knapsack restricted to the window gives ``Σ U``, and the window's value bounds the objective of its
+  solution from below; since no window can beat ``N·lo``, levels are scanned downward from the fair
+  optimum until that bound falls below the best found, which makes the search exact.
+
+Ties resolve toward the current allocation: each replica changed costs ``TIE_EPSILON`` in the search.
+With several resources the knapsack runs on the normalized maximum of the resources (always feasible),
+a greedy pass adds what still fits, and ``optimal`` is true only when that matches the upper bound of
+solving each resource alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from farod.model.problem import PlanProblem
+from farod.model.tables import JobArrays, UtilityTable, batch_latency, batch_utility, tabulate_all
+from farod.model.utility import objective_value
+
+METHODS = ("exact", "cobyla")
+TIE_EPSILON = 1e-9
+# Above this many resource units the knapsack works on a coarser grid (and stops claiming optimality).
+_MAX_UNITS = 200_000
+_UNIT_CANDIDATES = (1.0, 0.5, 0.25, 0.1, 0.05, 0.01, 0.001)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Solution:
+    """An allocation with what the model predicts for it (the JSON of CONTRACTS.md §2)."""
+
+    allocation: dict[str, int]
+    accept_rate: dict[str, float]
+    predicted_latency_ms: dict[str, list[float]]
+    utility: dict[str, float]
+    objective: float
+    method: str
+    optimal: bool
+    solve_ms: float = 0.0
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def evaluate(problem: PlanProblem, allocation: Mapping[str, int], accept_rate: Mapping[str, float] | None = None,
+             *, method: str = "evaluate", optimal: bool = False, solve_ms: float = 0.0) -> Solution:
+    """What the model predicts for a given allocation (also how every solver reports its answer)."""
+    names = [job.name for job in problem.jobs]
+    accept = np.array([float((accept_rate or {}).get(name, 1.0)) for name in names])
+    replicas = np.array([float(allocation[name]) for name in names])
+    arrays = JobArrays.of(problem.jobs)
+    utilities = batch_utility(problem, arrays, replicas, accept)
+    latencies = [row[: job.rates.size] for row, job in zip(batch_latency(problem, arrays, replicas, accept), problem.jobs)]
+    return Solution(
+        allocation={name: int(allocation[name]) for name in names},
+        accept_rate=dict(zip(names, accept.tolist())),
+        predicted_latency_ms={name: np.round(row, 3).tolist() for name, row in zip(names, latencies)},
+        utility={name: round(float(value), 6) for name, value in zip(names, utilities)},
+        objective=objective_value(problem.objective, utilities, [job.weight for job in problem.jobs]),
+        method=method,
+        optimal=optimal,
+        solve_ms=solve_ms,
+    )
+
+
+def solve(problem: PlanProblem, *, method: str = "exact") -> Solution:
+    """Solve ``problem`` with ``method`` (``exact`` or ``cobyla``)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    started = time.perf_counter()
+    if method == "cobyla":
+        from farod.model.cobyla import solve_cobyla  # scipy.optimize is only needed by the baseline
+
+        allocation, accept, optimal = solve_cobyla(problem), None, False
+    else:
+        allocation, accept, optimal = _solve_exact(problem)
+    elapsed_ms = (time.perf_counter() - started) * 1000.0
+    return evaluate(problem, allocation, accept, method=method, optimal=optimal, solve_ms=round(elapsed_ms, 3))
+
+
+# --- exact --------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Grid:
+    """Resource units of the knapsack: per job, units per replica; ``exact`` if no rounding happened."""
+
+    per_replica: np.ndarray  # int units per replica, one per job
+    capacity: int
+    exact: bool
+
+
+def _grid_for(problem: PlanProblem, resources: Sequence[str]) -> _Grid:
+    """Integer units for one resource (exact when possible) or for the normalized max of several."""
+    if len(resources) == 1:
+        resource = resources[0]
+        amounts = np.array([job.resources.get(resource, 0.0) for job in problem.jobs])
+        for unit in _UNIT_CANDIDATES:
+            scaled = amounts / unit
+            capacity = int(np.floor(problem.quota[resource] / unit + 1e-9))
+            if np.allclose(scaled, np.round(scaled), atol=1e-9) and capacity <= _MAX_UNITS:
+                return _Grid(np.round(scaled).astype(np.int64), capacity, exact=True)
+        shares = amounts / problem.quota[resource]
+    else:
+        shares = np.array([max(job.resources.get(r, 0.0) / problem.quota[r] if problem.quota[r] > 0 else
+                               (np.inf if job.resources.get(r, 0.0) > 0 else 0.0) for r in resources)
+                           for job in problem.jobs])
+    # Rounding each job's share up keeps every resource within its quota.
+    per_replica = np.ceil(np.nan_to_num(shares, posinf=_MAX_UNITS + 1) * _MAX_UNITS - 1e-6).astype(np.int64)
+    return _Grid(per_replica, _MAX_UNITS, exact=False)
+
+
+def _knapsack(tables: Sequence[UtilityTable], choices: Sequence[np.ndarray], weights: np.ndarray,
+              current: np.ndarray, grid: _Grid) -> tuple[np.ndarray, float] | None:
+    """Best table index per job maximizing Σ weight·utility − ε·changes within the grid capacity.
+
+    ``choices[i]`` are the allowed indices into ``tables[i]``. Returns (indices, score) or None if the
+    allowed choices cannot fit.
+    """
+    most = sum(int(tables[i].replicas[c].max()) * grid.per_replica[i] for i, c in enumerate(choices))
+    capacity = min(grid.capacity, most)
+    best = np.zeros(capacity + 1)
+    picks = []
+    positions = np.arange(capacity + 1)
+    for i, allowed in enumerate(choices):
+        replicas = tables[i].replicas[allowed]
+        value = weights[i] * tables[i].utility[allowed] - TIE_EPSILON * np.abs(replicas - current[i])
+        source = positions[None, :] - (replicas * grid.per_replica[i])[:, None]
+        candidates = np.where(source >= 0, best[np.maximum(source, 0)] + value[:, None], -np.inf)
+        pick = candidates.argmax(axis=0)
+        best = candidates[pick, positions]
+        picks.append(pick)
+    if not np.isfinite(best[capacity]):
+        return None
+    chosen = np.empty(len(choices), dtype=np.int64)
+    units = capacity
+    for i in range(len(choices) - 1, -1, -1):
+        index = picks[i][units]
+        chosen[i] = choices[i][index]
+        units -= int(tables[i].replicas[chosen[i]] * grid.per_replica[i])
+    return chosen, float(best[capacity])
+
+
+class _Exact:
+    """One exact solve: the tables, the grid, and the objective-specific searches."""
+
+    def __init__(self, problem: PlanProblem, resources: Sequence[str]):
+        self.problem = problem
+        self.tables = tabulate_all(problem)
+        self.grid = _grid_for(problem, resources)
+        self.current = np.array([job.current_replicas for job in problem.jobs])
+        # Weights scale the efficiency objectives only (CONTRACTS.md §1): fairness compares raw utility.
+        weighted = problem.objective in ("sum", "penaltysum")
+        self.weights = np.array([job.weight if weighted else 1.0 for job in problem.jobs])
+        self.n = len(problem.jobs)
+
+    def run(self) -> np.ndarray | None:
+        if self.problem.objective in ("sum", "penaltysum"):
+            found = self.knapsack([np.arange(t.replicas.size) for t in self.tables])
+            return None if found is None else found[0]
+        if self.problem.objective == "fair":
+            level = self.fair_level()
+            return self.knapsack(self.window(level, np.inf))[0]
+        return self.fairsum()
+
+    def knapsack(self, choices):
+        return _knapsack(self.tables, choices, self.weights, self.current, self.grid)
+
+    def window(self, low: float, high: float) -> list[np.ndarray]:
+        return [np.flatnonzero((t.utility >= low - 1e-12) & (t.utility <= high + 1e-12)) for t in self.tables]
+
+    def fits_at_minimum(self, choices) -> bool:
+        if any(c.size == 0 for c in choices):
+            return False
+        cheapest = sum(int(t.replicas[c[0]]) * self.grid.per_replica[i]
+                       for i, (t, c) in enumerate(zip(self.tables, choices)))
+        return cheapest <= self.grid.capacity
+
+    def levels(self) -> np.ndarray:
+        return np.unique(np.concatenate([t.utility for t in self.tables]))
+
+    def fair_level(self) -> float:
+        """Highest level every job can reach at once (binary search; reaching a level costs per job)."""
+        levels = self.levels()
+        low, high = 0, levels.size - 1  # levels[0] is always reachable: every job's minimum
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self.fits_at_minimum(self.window(levels[middle], np.inf)):
+                low = middle
+            else:
+                high = middle - 1
+        return float(levels[low])
+
+    def score(self, chosen: np.ndarray) -> float:
+        utilities = np.array([t.utility[c] for t, c in zip(self.tables, chosen)])
+        replicas = np.array([t.replicas[c] for t, c in zip(self.tables, chosen)])
+        value = objective_value(self.problem.objective, utilities, self.weights)
+        return value - TIE_EPSILON * np.abs(replicas - self.current).sum()
+
+    def fairsum(self) -> np.ndarray:
+        levels = self.levels()
+        top = self.fair_level()
+        best, best_score = None, -np.inf
+        for low in levels[levels <= top][::-1]:
+            if self.n * low <= best_score:
+                break  # no window starting this low can beat N·low
+            unbounded = self.knapsack(self.window(low, np.inf))
+            if unbounded is None:
+                continue
+            for high in levels[levels >= low]:
+                if unbounded[1] - self.n * (high - low) <= best_score:
+                    break
+                choices = self.window(low, high)
+                if not self.fits_at_minimum(choices):
+                    continue
+                found = self.knapsack(choices)
+                if found is not None and self.score(found[0]) > best_score:
+                    best, best_score = found[0], self.score(found[0])
+        return best
+
+    def allocation(self, chosen: np.ndarray) -> tuple[dict[str, int], dict[str, float]]:
+        names = [job.name for job in self.problem.jobs]
+        return ({n: int(t.replicas[c]) for n, t, c in zip(names, self.tables, chosen)},
+                {n: float(t.accept_rate[c]) for n, t, c in zip(names, self.tables, chosen)})
+
+
+def _solve_exact(problem: PlanProblem) -> tuple[dict[str, int], dict[str, float], bool]:
+    resources = problem.resources
+    search = _Exact(problem, resources)
+    chosen = search.run()
+    allocation, accept = search.allocation(chosen)
+    if len(resources) == 1 and search.grid.exact:
+        return allocation, accept, True
+    allocation, accept = _fill(problem, search, allocation, accept)
+    value = evaluate(problem, allocation, accept).objective
+    bounds = []
+    for resource in resources:  # each resource alone is a relaxation: its optimum bounds ours
+        alone = _Exact(problem, [resource])
+        if not alone.grid.exact:
+            return allocation, accept, False
+        bound_alloc, bound_accept = alone.allocation(alone.run())
+        bounds.append(evaluate(problem, bound_alloc, bound_accept).objective)
+    return allocation, accept, bool(value >= min(bounds) - 1e-9)
+
+
+def _fill(problem, search: _Exact, allocation, accept):
+    """Add replicas that still fit and raise the objective (the rounded grid may leave room)."""
+    tables = {job.name: table for job, table in zip(problem.jobs, search.tables)}
+    while True:
+        current = evaluate(problem, allocation, accept).objective
+        best_gain, best_name = 1e-12, None
+        for job in problem.jobs:
+            table = tables[job.name]
+            trial = dict(allocation, **{job.name: allocation[job.name] + 1})
+            if allocation[job.name] + 1 > table.replicas[-1] or not problem.fits(trial):
+                continue
+            gain = evaluate(problem, trial, accept).objective - current
+            if gain > best_gain:
+                best_gain, best_name = gain, job.name
+        if best_name is None:
+            return allocation, accept
+        allocation = dict(allocation, **{best_name: allocation[best_name] + 1})

@@ -1,0 +1,121 @@
+"""What a policy sees and what it returns: the one contract shared by the simulator and the daemon.
+
+A policy is pure. It receives an :class:`Observation` (everything a live deployment could observe at
+``now``, read from Prometheus by the daemon or from the simulated cluster by the simulator) and returns
+a :class:`Decision` (desired replicas per job). It has no clock of its own and does no I/O: windows,
+delays and cooldowns are measured on ``Observation.now``, so the same object runs on a fake clock in
+tests, on simulated time in :mod:`farod.sim` and on wall-clock time in :mod:`farod.daemon`.
+
+Two entry points, because the two cadences are different by nature:
+
+- :meth:`Policy.plan` -- the predictive decision (Faro: every 300 s, forecast, solve the allocation);
+- :meth:`Policy.react` -- the reactive tick (every 10 s: hysteresis-based fallbacks, Ray Serve's
+  queue-length rule, AIAD, ...).
+
+The scheduler (simulator event loop or apscheduler in the daemon) owns the cadence and calls them at
+``plan_interval_s`` and ``tick_interval_s``; a purely reactive policy has ``plan_interval_s = None``.
+
+A policy *asks*; the cluster grants what fits. Bounds, the quota and safety limits are enforced by
+shared guards (:mod:`farod.policies.guards`) and by the actuator, not re-implemented by each policy.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Mapping
+from typing import ClassVar
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class JobSpec:
+    """A served model: one Ray Serve (application, deployment) pair with its SLO and resources."""
+
+    application: str
+    deployment: str
+    slo_ms: float
+    service_time_ms: float | None = None  # None: learned from the observed processing latency
+    min_replicas: int = 1
+    max_replicas: int | None = None
+    weight: float = 1.0
+    resources: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1.0})
+
+    @property
+    def key(self) -> str:
+        """The job's name everywhere (records, metrics labels are the two parts)."""
+        return f"{self.application}/{self.deployment}"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class JobObservation:
+    """What can be observed of one job at ``Observation.now``; ``None`` means missing or stale.
+
+    ``history`` holds per-minute arrival counts of *completed* minutes, oldest first (the forecasters'
+    input). Latencies are end-to-end, in milliseconds, over the last ``window_s`` seconds.
+    """
+
+    history: np.ndarray
+    request_rate: float | None = None  # requests/s over the last window
+    mean_latency_ms: float | None = None  # mean end-to-end latency over the last window
+    p99_latency_ms: float | None = None
+    ongoing_requests: float | None = None  # mean requests queued or in service, whole deployment
+    processing_time_ms: float | None = None  # mean service time per request (model execution)
+    replicas: int = 0  # the target the cluster is currently asked for
+    running_replicas: int = 0  # replicas ready and serving
+    stale: bool = False  # signals missing or too old: guards hold this job's replicas
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Observation:
+    """One snapshot of the cluster, as a live deployment could see it."""
+
+    now: float  # seconds on the injected clock (simulated or wall)
+    jobs: Mapping[str, JobObservation]  # by JobSpec.key
+    quota: Mapping[str, float]  # e.g. {"cpu": 32}
+    window_s: float = 30.0  # the span the latency/rate readings cover
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class JobPlan:
+    """Why a job got its replicas: filled by predictive policies, exported as metrics and logs."""
+
+    forecast_rps: Mapping[float, list[float]] = dataclasses.field(default_factory=dict)  # quantile -> per step
+    predicted_latency_ms: list[float] = dataclasses.field(default_factory=list)
+    utility: float | None = None
+    accept_rate: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Decision:
+    """Desired replicas per job; a job left out keeps what it has."""
+
+    replicas: Mapping[str, int]
+    kind: str  # "plan" or "react"
+    plans: Mapping[str, JobPlan] = dataclasses.field(default_factory=dict)
+    objective: float | None = None
+    reason: str = ""
+
+    @classmethod
+    def hold(cls, kind: str, reason: str = "") -> "Decision":
+        return cls(replicas={}, kind=kind, reason=reason)
+
+
+class Policy(abc.ABC):
+    """Base class of every policy. Subclasses keep their own state; time comes from observations."""
+
+    name: ClassVar[str]
+    tick_interval_s: float = 10.0
+    plan_interval_s: float | None = None
+
+    def __init__(self, *, jobs: Mapping[str, JobSpec]):
+        self.jobs = dict(jobs)
+
+    def plan(self, observation: Observation) -> Decision:
+        """The predictive decision; reactive-only policies hold."""
+        return Decision.hold("plan")
+
+    @abc.abstractmethod
+    def react(self, observation: Observation) -> Decision:
+        """The reactive tick."""
