@@ -1,0 +1,202 @@
+"""Scale Ray Serve deployments through the REST API of the Ray dashboard (port 8265).
+
+Example::
+
+    >>> actuator = RayServeActuator(url="http://127.0.0.1:8265", bearer_token_file="~/.ray/auth_token")
+    >>> actuator.read(jobs)["serve-cluster0/classifier"]
+    DeploymentState(target_replicas=2, running_replicas=2, autoscaling=False)
+    >>> actuator.apply({"serve-cluster0/classifier": 3}, jobs)
+
+State comes from ``GET /api/serve/applications/``. Ray 2.60 has two ways to change a replica count
+and this actuator uses the one each application allows:
+
+- the external scaling API, ``POST /api/v1/applications/{app}/deployments/{dep}/scale`` with
+  ``{"target_num_replicas": n}`` -- only for applications deployed with ``external_scaler_enabled:
+  true`` (Serve then also guarantees no built-in autoscaling runs for them);
+- otherwise the declarative ``PUT /api/serve/applications/``: the whole Serve config, rebuilt from
+  what the GET reports as deployed (``deployed_app_config`` of every application, ``http_options``,
+  ``grpc_options``, ``proxy_location``, ``target_capacity``) with only ``num_replicas`` of farod's
+  deployments changed. That PUT replaces *all* applications, so it is refused when any application was
+  deployed imperatively (``serve.run``: no config to preserve) rather than deleting it.
+
+A deployment with its own ``autoscaling_config`` would fight farod for the replica count: it is
+refused (``reason="autoscaling_conflict"``) unless ``take_over_autoscaling`` is set, in which case the
+PUT drops its ``autoscaling_config``. Only differences from the cluster's current targets are sent, so
+re-asserting the targets every tick is cheap and idempotent. Requests go out downscales first.
+
+All or nothing: every job is checked before anything is sent; the PUT is a single request; if one of
+several scale-API calls fails, the ones already sent are rolled back (best effort) before
+:class:`ActuationError` is raised with ``reason`` in ``timeout``, ``unreachable``, ``http_5xx``,
+``rejected``, ``unauthorized``, ``not_found``, ``autoscaling_conflict``, ``imperative_app``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+from farod.actuators.base import ActuationError, Actuator, DeploymentState
+from farod.actuators.guard import ordered_changes
+from farod.credentials import bearer_header, tls_context
+from farod.errors import FarodError
+from farod.policies.base import JobSpec
+
+APPLICATIONS_PATH = "/api/serve/applications/"
+_PRESERVED_TOP_LEVEL = ("proxy_location", "http_options", "grpc_options", "target_capacity")
+
+
+class RayServeActuator(Actuator):
+    name = "rayserve"
+
+    def __init__(self, *, url: str, bearer_token_file: str | None = None, timeout_s: float = 5.0,
+                 take_over_autoscaling: bool = False, tls_verify: bool = True, ca_file: str | None = None):
+        self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.take_over_autoscaling = take_over_autoscaling
+        self._token_file = bearer_token_file
+        self._tls = tls_context(url=url, verify=tls_verify, ca_file=ca_file)
+
+    def read(self, jobs: Mapping[str, JobSpec]) -> dict[str, DeploymentState]:
+        details = self._request("GET", APPLICATIONS_PATH)
+        states = {}
+        for key, job in jobs.items():
+            deployment = _deployment(details, job)
+            if deployment is not None:
+                states[key] = _state(deployment)
+        return states
+
+    def apply(self, targets: Mapping[str, int], jobs: Mapping[str, JobSpec]) -> None:
+        details = self._request("GET", APPLICATIONS_PATH)
+        states = {}
+        for key in targets:
+            deployment = _deployment(details, jobs[key])
+            if deployment is None:
+                raise ActuationError(f"{key}: no such deployment in Ray Serve", reason="not_found")
+            states[key] = _state(deployment)
+            if states[key].autoscaling and not self.take_over_autoscaling:
+                raise ActuationError(f"{key}: the deployment has its own autoscaling_config; set "
+                                     "actuator.rayserve.take_over_autoscaling to let farod manage it",
+                                     reason="autoscaling_conflict")
+        current = {key: state.target_replicas for key, state in states.items()}
+        changes = [(key, replicas) for key, replicas in ordered_changes(targets, current=current)
+                   if replicas != current[key] or states[key].autoscaling]
+        external = [(key, n) for key, n in changes if _application(details, jobs[key]).get("external_scaler_enabled")]
+        declarative = {key: n for key, n in changes if (key, n) not in external}
+        body = self._declarative_config(details, declarative, jobs) if declarative else None
+        sent: list[str] = []
+        try:
+            for key, replicas in [(key, n) for key, n in external if n < current[key]]:
+                self._scale(jobs[key], replicas)
+                sent.append(key)
+            if body is not None:
+                self._request("PUT", APPLICATIONS_PATH, body=body)
+            for key, replicas in [(key, n) for key, n in external if n > current[key]]:
+                self._scale(jobs[key], replicas)
+                sent.append(key)
+        except ActuationError:
+            self._roll_back(sent, jobs, current=current)
+            raise
+
+    # -- the two ways to scale ---------------------------------------------------------------------
+
+    def _scale(self, job: JobSpec, replicas: int) -> None:
+        path = f"/api/v1/applications/{job.application}/deployments/{job.deployment}/scale"
+        self._request("POST", path, body={"target_num_replicas": int(replicas)})
+
+    def _roll_back(self, sent: list[str], jobs: Mapping[str, JobSpec], *, current: Mapping[str, int]) -> None:
+        for key in reversed(sent):
+            try:
+                self._scale(jobs[key], current[key])
+            except ActuationError:
+                pass  # the next tick re-asserts; nothing better to do from here
+
+    def _declarative_config(self, details: Mapping, targets: Mapping[str, int],
+                            jobs: Mapping[str, JobSpec]) -> dict[str, Any]:
+        applications = []
+        for name, application in sorted(details.get("applications", {}).items()):
+            config = application.get("deployed_app_config")
+            if config is None:
+                raise ActuationError(f"application {name} was deployed imperatively (serve.run); a declarative "
+                                     "PUT would delete it -- deploy it from a config file or enable "
+                                     "external_scaler_enabled", reason="imperative_app")
+            applications.append(copy.deepcopy(config))
+        by_name = {config["name"]: config for config in applications}
+        for key, replicas in targets.items():
+            job = jobs[key]
+            config = by_name[job.application]
+            deployments = config.setdefault("deployments", [])
+            entry = next((d for d in deployments if d.get("name") == job.deployment), None)
+            if entry is None:
+                entry = {"name": job.deployment}
+                deployments.append(entry)
+            entry["num_replicas"] = int(replicas)
+            if self.take_over_autoscaling:
+                entry.pop("autoscaling_config", None)
+        body = {name: details[name] for name in _PRESERVED_TOP_LEVEL if details.get(name) is not None}
+        body["applications"] = applications
+        return body
+
+    # -- HTTP --------------------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, *, body: Any = None) -> Any:
+        try:
+            headers = {"Content-Type": "application/json", **bearer_header(self._token_file)}
+        except FarodError as exc:
+            raise ActuationError(str(exc), reason="unauthorized") from None
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.url}{path}", data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s, context=self._tls) as response:
+                text = response.read()
+        except urllib.error.HTTPError as exc:
+            raise ActuationError(f"{method} {path}: HTTP {exc.code} {_excerpt(exc)}",
+                                 reason=_http_reason(exc.code, _excerpt(exc))) from None
+        except (TimeoutError, socket.timeout):
+            raise ActuationError(f"{method} {path}: no answer within {self.timeout_s:g} s", reason="timeout") from None
+        except OSError as exc:
+            reason = getattr(exc, "reason", exc)
+            kind = "timeout" if isinstance(reason, (TimeoutError, socket.timeout)) else "unreachable"
+            raise ActuationError(f"{method} {path}: {str(reason)[:200]}", reason=kind) from None
+        if method != "GET":
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ActuationError(f"{method} {path}: the dashboard answered with invalid JSON",
+                                 reason="http_5xx") from None
+
+
+def _application(details: Mapping, job: JobSpec) -> Mapping:
+    return (details.get("applications") or {}).get(job.application) or {}
+
+
+def _deployment(details: Mapping, job: JobSpec) -> Mapping | None:
+    return (_application(details, job).get("deployments") or {}).get(job.deployment)
+
+
+def _state(deployment: Mapping) -> DeploymentState:
+    config = deployment.get("deployment_config") or {}
+    running = sum(1 for replica in deployment.get("replicas") or [] if replica.get("state") == "RUNNING")
+    target = deployment.get("target_num_replicas", config.get("num_replicas", running))
+    return DeploymentState(target_replicas=int(target), running_replicas=running,
+                           autoscaling=bool(config.get("autoscaling_config")))
+
+
+def _http_reason(status: int, text: str) -> str:
+    if status in (401, 403):
+        return "unauthorized"
+    if status == 404 or (status == 412 and "deleted" in text):
+        return "not_found"
+    return "http_5xx" if status >= 500 else "rejected"
+
+
+def _excerpt(exc: urllib.error.HTTPError) -> str:
+    try:
+        return exc.read().decode(errors="replace").strip().splitlines()[0][:200]
+    except (OSError, IndexError):
+        return ""

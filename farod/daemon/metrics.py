@@ -1,0 +1,62 @@
+"""What farod exports on ``/metrics``: the names of CONTRACTS.md §6, on a registry of its own.
+
+Example::
+
+    >>> registry = CollectorRegistry()
+    >>> metrics = DaemonMetrics(registry=registry)
+    >>> metrics.target_replicas.labels(application="a", deployment="m").set(3)
+    >>> registry.get_sample_value("farod_target_replicas", {"application": "a", "deployment": "m"})
+    3.0
+
+A registry of its own (not prometheus_client's global one) keeps the page to farod's series -- no
+process or GC collectors from whatever else is imported -- and lets tests build as many daemons as
+they like. Units are base units (seconds, requests per second, ratios). One extra gauge serves the
+recording rules: ``farod_slo_seconds{application,deployment,le}``, the job's SLO with ``le`` set to
+the largest Ray latency bucket boundary at or below it, which ``rules/farod.rules.yaml`` joins with
+Ray's latency histogram to compute SLO attainment.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+JOB = ("application", "deployment")
+# Ray Serve's default request latency buckets (ray.serve._private.constants.DEFAULT_LATENCY_BUCKET_MS).
+RAY_LATENCY_BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 60000, 120000,
+                          300000, 600000)
+
+
+class DaemonMetrics:
+    def __init__(self, *, registry: CollectorRegistry):
+        self.registry = registry
+        self.target_replicas = Gauge("farod_target_replicas", "Replicas farod asks the cluster for",
+                                     JOB, registry=registry)
+        self.forecast_rps = Gauge("farod_forecast_requests_per_second", "Forecast arrival rate, next step",
+                                  (*JOB, "quantile"), registry=registry)
+        self.predicted_latency = Gauge("farod_predicted_latency_seconds",
+                                       "Latency the model predicts at the target replicas (worst forecast step)",
+                                       JOB, registry=registry)
+        self.utility = Gauge("farod_utility", "Utility the last plan expects for the job", JOB, registry=registry)
+        self.quota_used = Gauge("farod_quota_used_ratio", "Fraction of the quota the targets use", ("resource",),
+                                registry=registry)
+        self.decision_duration = Histogram("farod_decision_duration_seconds",
+                                           "Wall time of one decision: read, decide, actuate",
+                                           buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+                                           registry=registry)
+        self.actuation_errors = Counter("farod_actuation_errors", "Decisions the actuator could not apply",
+                                        ("reason",), registry=registry)
+        self.signal_stale = Gauge("farod_signal_stale", "1 while a signal of the job is stale or missing",
+                                  (*JOB, "signal"), registry=registry)
+        self.policy_info = Gauge("farod_policy_info", "The policy in charge (value 1)", ("policy",),
+                                 registry=registry)
+        self.leader = Gauge("farod_leader", "1 while this instance may actuate", registry=registry)
+        self.slo = Gauge("farod_slo_seconds", "The job's latency SLO; le: Ray bucket boundary at or below it",
+                         (*JOB, "le"), registry=registry)
+
+    def set_policy(self, name: str) -> None:
+        self.policy_info.clear()
+        self.policy_info.labels(policy=name).set(1)
+
+    def set_slo(self, *, application: str, deployment: str, slo_ms: float) -> None:
+        boundary = max((b for b in RAY_LATENCY_BUCKETS_MS if b <= slo_ms), default=RAY_LATENCY_BUCKETS_MS[0])
+        self.slo.labels(application=application, deployment=deployment, le=f"{float(boundary)}").set(slo_ms / 1000)

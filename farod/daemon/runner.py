@@ -1,0 +1,196 @@
+"""``farod run``: wire a validated config into a controller, a scheduler and the HTTP endpoints.
+
+Example::
+
+    >>> daemon = Daemon(load_config("farod.yaml"))
+    >>> daemon.start()          # HTTP endpoints + apscheduler jobs in background threads
+    >>> daemon.wait()           # until SIGTERM / SIGINT (or daemon.stop())
+
+Scheduling is apscheduler 3.x: a reactive tick every ``intervals.tick_s`` and, for predictive
+policies, a plan every ``intervals.plan_s`` (the first one at start, right after the history
+backfill). Both jobs run on ONE worker thread with ``max_instances=1`` and ``coalesce=True``: a slow
+decision delays the next instead of overlapping it, and missed runs collapse into one, so two
+decisions never race on the cluster. Every delay, cooldown and hysteresis window lives in the policy
+and is measured on the observation's wall-clock ``now``, never in ticks -- changing ``tick_s`` does
+not change what "30 s above the SLO" means.
+
+SIGTERM or SIGINT sets an event; :meth:`Daemon.stop` then shuts the scheduler down *waiting* for the
+running decision, so a stop lands between actuations and never leaves a half-applied decision.
+
+Hooks for the Kubernetes integration (:mod:`farod.kube` or similar): ``is_leader`` (asked before every
+actuation; a follower runs as dry-run), ``quota`` (called at every decision, e.g. a ResourceQuota
+reader) and :meth:`Daemon.reload` (a validated config from a ConfigMap watch: the new policy takes
+over at the next decision). ``Daemon.controller.listeners`` receives every decision record (Events).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import structlog
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import CollectorRegistry
+
+from farod import policies
+from farod.actuators.base import Actuator
+from farod.actuators.dryrun import DryRunActuator
+from farod.actuators.rayserve import RayServeActuator
+from farod.daemon.config import Config
+from farod.daemon.controller import Controller, History
+from farod.daemon.metrics import DaemonMetrics
+from farod.daemon.server import start_server
+from farod.errors import FarodError
+from farod.policies.base import Policy
+from farod.signals.prometheus import PrometheusSignals
+
+
+def configure_logging(stream=sys.stdout) -> None:
+    """One JSON object per line: timestamp, level, event and the event's fields."""
+    structlog.configure(
+        processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    structlog.processors.JSONRenderer(sort_keys=False)],
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        cache_logger_on_first_use=False,
+    )
+
+
+def build_policy(config: Config, *, quota: Mapping[str, float]) -> Policy:
+    """The configured policy, with the daemon's cadence and forecaster filled in where it takes them.
+
+    ``intervals`` and ``forecaster`` are daemon-level settings; they become policy parameters only for
+    policies whose parameters have those fields (a reactive policy has no forecaster), and never
+    override a value the policy's own ``params`` set.
+    """
+    jobs = config.jobs_by_key
+    params = dict(config.policy.params)
+    policy = policies.create(config.policy.name, jobs=jobs, quota=quota, params=params)
+    accepted = _param_fields(policy)
+    defaults = {"tick_interval_s": config.intervals.tick_s, "plan_interval_s": config.intervals.plan_s}
+    if config.forecaster.name != "default":
+        defaults["forecaster"] = config.forecaster.name
+    extra = {name: value for name, value in defaults.items() if name in accepted and name not in params}
+    if not extra:
+        return policy
+    return policies.create(config.policy.name, jobs=jobs, quota=quota, params={**params, **extra})
+
+
+def build_actuator(config: Config) -> Actuator:
+    rayserve = config.actuator.rayserve
+    if config.actuator.kind == "rayservice":
+        raise FarodError("actuator.kind: rayservice runs inside Kubernetes (see the Helm chart); "
+                         "pass its actuator to Daemon(actuator=...)")
+    real = RayServeActuator(url=rayserve.url, bearer_token_file=rayserve.bearer_token_file,
+                            timeout_s=rayserve.timeout_s, take_over_autoscaling=rayserve.take_over_autoscaling)
+    return DryRunActuator(reader=real) if config.actuator.kind == "dry-run" else real
+
+
+def build_signals(config: Config) -> PrometheusSignals:
+    prometheus = config.prometheus
+    return PrometheusSignals(url=prometheus.url, window_s=prometheus.window_s, stale_after_s=prometheus.stale_after_s,
+                             timeout_s=prometheus.timeout_s, bearer_token_file=prometheus.bearer_token_file,
+                             tls_verify=prometheus.tls_verify, ca_file=prometheus.ca_file,
+                             use_recording_rules=prometheus.use_recording_rules)
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+        is_leader: Callable[[], bool] = lambda: True,
+        quota: Callable[[], Mapping[str, float]] | None = None,
+        actuator: Actuator | None = None,
+        signals: PrometheusSignals | None = None,
+        registry: CollectorRegistry | None = None,
+    ):
+        if quota is None:
+            if config.quota_resource_quota:
+                raise FarodError("quota.from_resource_quota: needs the Kubernetes quota reader (kubernetes.enabled)")
+            static_quota = dict(config.quota)
+            quota = lambda: static_quota  # noqa: E731
+        self.config = config
+        self.registry = registry or CollectorRegistry()
+        self.metrics = DaemonMetrics(registry=self.registry)
+        policy = build_policy(config, quota=quota())
+        self.controller = Controller(
+            jobs=config.jobs_by_key, policy=policy, signals=signals or build_signals(config),
+            actuator=actuator or build_actuator(config), metrics=self.metrics, quota=quota, clock=clock,
+            is_leader=is_leader, safety=config.safety, window_s=config.prometheus.window_s,
+            history=History(hours=config.prometheus.backfill_hours, step_s=_history_step_s(policy)),
+            tick_s=config.intervals.tick_s, misses_before_unready=config.prometheus.misses_before_unready)
+        self.scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(1)},
+                                             job_defaults={"max_instances": 1, "coalesce": True,
+                                                           "misfire_grace_time": None})
+        self.server = None
+        self._stopping = threading.Event()
+
+    @property
+    def port(self) -> int:
+        return self.server.server_port
+
+    def start(self, *, serve_http: bool = True) -> None:
+        if serve_http:
+            self.server = start_server(host=self.config.server.host, port=self.config.server.port,
+                                       registry=self.registry, ready=lambda: self.controller.ready)
+        self._schedule(self.controller.policy)
+        self.scheduler.start()
+
+    def reload(self, config: Config) -> None:
+        """Adopt a validated config's policy and cadence at the next decision; jobs and actuator stay."""
+        if config.jobs != self.config.jobs:
+            raise FarodError("jobs: changing the jobs needs a restart")
+        policy = build_policy(config, quota=self.controller.quota())
+        self.config = dataclasses.replace(self.config, policy=config.policy, forecaster=config.forecaster,
+                                          intervals=config.intervals, safety=config.safety)
+        self.controller.safety = config.safety
+        self.controller.swap_policy(policy)
+        if self.scheduler.running:
+            self._schedule(policy)
+
+    def wait(self) -> None:
+        """Block until SIGTERM/SIGINT or :meth:`stop`; then stop cleanly between decisions."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self._stopping.set())
+        while not self._stopping.wait(0.5):
+            pass
+        self.stop()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)  # the running decision finishes its actuation first
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+        structlog.get_logger("farod").info("stopped", decisions=self.controller.decisions)
+
+    def _schedule(self, policy: Policy) -> None:
+        intervals = self.config.intervals
+        self.scheduler.add_job(self.controller.decide, "interval", args=("react",), seconds=intervals.tick_s,
+                               id="react", replace_existing=True)
+        if policy.plan_interval_s is not None:
+            self.scheduler.add_job(self.controller.decide, "interval", args=("plan",), seconds=intervals.plan_s,
+                                   id="plan", replace_existing=True, next_run_time=datetime.now(timezone.utc))
+        elif self.scheduler.get_job("plan"):
+            self.scheduler.remove_job("plan")
+
+
+def _param_fields(policy: Policy) -> set[str]:
+    params: Any = getattr(getattr(policy, "inner", policy), "params", None)
+    return {field.name for field in dataclasses.fields(params)} if dataclasses.is_dataclass(params) else set()
+
+
+def _history_step_s(policy: Policy) -> float:
+    params = getattr(getattr(policy, "inner", policy), "params", None)
+    return float(getattr(params, "step_s", 60.0))

@@ -1,0 +1,250 @@
+"""Per-job readings from Prometheus: every reading is a value, stale, or missing -- never a guess.
+
+Example::
+
+    >>> source = PrometheusSignals(url="http://127.0.0.1:9090", window_s=30)
+    >>> signals = source.read(jobs, now=time.time())
+    >>> signals["serve-cluster0/classifier"].readings["request_rate"]
+    Reading(value=12.4, status='ok')
+    >>> source.history(jobs, now=time.time(), hours=24, step_s=60)["serve-cluster0/classifier"][-3:]
+    array([731., 702., 688.])
+
+Why the care: the daemon acts on these numbers, and "no data" must never look like "no load" -- a
+rate of zero would shrink a job to its minimum. So a query that returns no series for a job is
+*missing*, a series whose newest sample is older than ``stale_after_s`` makes every reading of the job
+*stale*, and NaN or Inf (a histogram with no requests, a 0/0 mean) is rejected as missing. The
+daemon holds such a job and exports ``farod_signal_stale``. When Prometheus itself cannot be queried
+(refused, timeout, 5xx, unparsable answer) :class:`PrometheusUnavailable` is raised and the daemon
+holds everything.
+
+Queries prefer farod's recording rules (``rules/farod.rules.yaml``, 1-minute windows evaluated by
+Prometheus) and fall back to the raw Ray Serve metrics (Ray 2.60 names, checked against a live
+``ray start`` metrics endpoint) with ``<rule> or <raw>``: one round trip, and a job the rules do not
+cover yet (rules not loaded, first minute after start) is still read from the raw series.
+
+- ``request_rate`` (req/s): the rule over replica-side completions, else the router's arrivals;
+- ``p99_latency_ms``, ``mean_latency_ms``: end to end at the HTTP proxy, per application;
+- ``ongoing_requests``: requests executing at replicas plus requests queued in handles;
+- ``running_replicas``: healthy replicas;
+- ``processing_time_ms``: mean model execution time (learns the service time when it is not given).
+
+Credentials come from a bearer-token file, read at every request (a rotated Kubernetes token is
+picked up) and never logged; TLS verification is on unless the config turns it off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+
+import numpy as np
+
+from farod.credentials import bearer_header, tls_context
+from farod.errors import FarodError
+from farod.forecast.base import fill_gaps
+from farod.policies.base import JobSpec
+
+SIGNALS = ("request_rate", "p99_latency_ms", "mean_latency_ms", "ongoing_requests", "running_replicas",
+           "processing_time_ms")
+# Signals a job cannot be decided without; the others only inform (a job with no HTTP traffic has no p99).
+REQUIRED_SIGNALS = ("request_rate", "running_replicas")
+
+_ROUTER_REQUESTS = '{__name__=~"ray_serve_num_router_requests(_total)?"}'
+_FRESHNESS_SERIES = "ray_serve_deployment_replica_healthy"
+_BY_JOB = "application, deployment"
+
+
+class PrometheusUnavailable(Exception):
+    """Prometheus could not answer (connection, timeout, HTTP error, bad payload)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Reading:
+    value: float | None
+    status: str  # "ok", "stale" or "missing"
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class JobSignals:
+    readings: Mapping[str, Reading]
+    age_s: float | None  # age of the newest sample behind the job's series; None: no series at all
+
+    @property
+    def stale(self) -> bool:
+        return any(not self.readings[name].ok for name in REQUIRED_SIGNALS)
+
+    def value(self, name: str) -> float | None:
+        reading = self.readings[name]
+        return reading.value if reading.ok else None
+
+
+def queries(*, window_s: float, use_recording_rules: bool) -> dict[str, str]:
+    """PromQL per signal, each returning one series per (application, deployment) or per application."""
+    w = f"{int(round(window_s))}s"
+    processing_w = f"{int(round(max(window_s, 60.0)))}s"
+    raw = {
+        "request_rate": f"sum by ({_BY_JOB}) (rate({_ROUTER_REQUESTS}[{w}]))",
+        "p99_latency_ms": f"histogram_quantile(0.99, sum by (application, le) "
+                          f"(rate(ray_serve_http_request_latency_ms_bucket[{w}])))",
+        "mean_latency_ms": f"sum by (application) (rate(ray_serve_http_request_latency_ms_sum[{w}])) / "
+                           f"sum by (application) (rate(ray_serve_http_request_latency_ms_count[{w}]))",
+        "ongoing_requests": f"sum by ({_BY_JOB}) (ray_serve_replica_processing_queries) + "
+                            f"sum by ({_BY_JOB}) (ray_serve_deployment_queued_queries)",
+        "running_replicas": f"sum by ({_BY_JOB}) (ray_serve_deployment_replica_healthy)",
+        "processing_time_ms": f"sum by ({_BY_JOB}) (rate(ray_serve_deployment_processing_latency_ms_sum"
+                              f"[{processing_w}])) / sum by ({_BY_JOB}) "
+                              f"(rate(ray_serve_deployment_processing_latency_ms_count[{processing_w}]))",
+    }
+    if not use_recording_rules:
+        return raw
+    rules = {
+        "request_rate": "application_deployment:ray_serve_deployment_requests:rate1m",
+        "p99_latency_ms": "application:ray_serve_http_request_latency_ms:p99_1m",
+        "ongoing_requests": "application_deployment:ray_serve_ongoing_requests:sum",
+        "running_replicas": "application_deployment:ray_serve_deployment_replica_healthy:sum",
+        "processing_time_ms": "application_deployment:ray_serve_deployment_processing_latency_ms:mean1m",
+    }
+    return {name: f"({rules[name]}) or ({expr})" if name in rules else expr for name, expr in raw.items()}
+
+
+class PrometheusSignals:
+    """Reads :data:`SIGNALS` for a set of jobs through Prometheus' HTTP API."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        window_s: float = 30.0,
+        stale_after_s: float = 60.0,
+        timeout_s: float = 5.0,
+        bearer_token_file: str | None = None,
+        tls_verify: bool = True,
+        ca_file: str | None = None,
+        use_recording_rules: bool = True,
+    ):
+        self.url = url.rstrip("/")
+        self.window_s = window_s
+        self.stale_after_s = stale_after_s
+        self.timeout_s = timeout_s
+        self._token_file = bearer_token_file
+        self._ssl = tls_context(url=url, verify=tls_verify, ca_file=ca_file)
+        self._queries = queries(window_s=window_s, use_recording_rules=use_recording_rules)
+
+    def read(self, jobs: Mapping[str, JobSpec], *, now: float) -> dict[str, JobSignals]:
+        """Every signal of every job at ``now``; raises :class:`PrometheusUnavailable`."""
+        ages = self._by_job(self.instant(f"time() - max by ({_BY_JOB}) (timestamp({_FRESHNESS_SERIES}))",
+                                         now=now))
+        results = {name: self.instant(expr, now=now) for name, expr in self._queries.items()}
+        by_job = {name: self._by_job(series) for name, series in results.items()}
+        signals = {}
+        for key, job in jobs.items():
+            age = ages.get((job.application, job.deployment))
+            stale = age is not None and age > self.stale_after_s
+            readings = {}
+            for name in SIGNALS:
+                value = by_job[name].get((job.application, job.deployment), by_job[name].get((job.application, None)))
+                readings[name] = _reading(value, stale=stale)
+            signals[key] = JobSignals(readings=readings, age_s=age)
+        return signals
+
+    def history(self, jobs: Mapping[str, JobSpec], *, now: float, hours: float, step_s: float = 60.0,
+                ) -> dict[str, np.ndarray]:
+        """Arrivals per completed step over the last ``hours``, oldest first; gaps carry the last count.
+
+        A job with no series at all gets an empty array (the forecasters start cold).
+        """
+        end = math.floor(now / step_s) * step_s
+        steps = int(hours * 3600 // step_s)
+        if steps < 1:
+            return {key: np.zeros(0) for key in jobs}
+        start = end - (steps - 1) * step_s
+        expr = f"sum by ({_BY_JOB}) (increase({_ROUTER_REQUESTS}[{int(step_s)}s]))"
+        series = self._range(expr, start=start, end=end, step_s=step_s)
+        history = {}
+        for key, job in jobs.items():
+            points = series.get((job.application, job.deployment))
+            if not points:
+                history[key] = np.zeros(0)
+                continue
+            values = np.full(steps, np.nan)
+            for ts, value in points:
+                index = int(round((ts - start) / step_s))
+                if 0 <= index < steps:
+                    values[index] = value
+            first = int(np.flatnonzero(np.isfinite(values))[0]) if np.isfinite(values).any() else steps
+            history[key] = fill_gaps(values[first:])
+        return history
+
+    # -- HTTP -------------------------------------------------------------------------------------
+
+    def instant(self, expr: str, *, now: float) -> list[dict]:
+        return self._get("/api/v1/query", {"query": expr, "time": f"{now:.3f}"})
+
+    def _range(self, expr: str, *, start: float, end: float, step_s: float) -> dict[tuple, list]:
+        result = self._get("/api/v1/query_range", {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}",
+                                                   "step": f"{step_s:g}"})
+        series = {}
+        for item in result:
+            metric = item.get("metric", {})
+            points = [(float(ts), _finite(value)) for ts, value in item.get("values", [])]
+            series[metric.get("application"), metric.get("deployment")] = [
+                (ts, value) for ts, value in points if value is not None]
+        return series
+
+    def _get(self, path: str, params: Mapping[str, str]) -> list[dict]:
+        try:
+            headers = bearer_header(self._token_file)
+        except FarodError as exc:
+            raise PrometheusUnavailable(str(exc)) from None
+        request = urllib.request.Request(f"{self.url}{path}?{urllib.parse.urlencode(params)}", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s, context=self._ssl) as response:
+                payload = json.load(response)
+        except urllib.error.HTTPError as exc:
+            raise PrometheusUnavailable(f"Prometheus answered HTTP {exc.code} for {path}") from None
+        except (OSError, ValueError) as exc:
+            raise PrometheusUnavailable(f"Prometheus at {self.url} unreachable: {_reason(exc)}") from None
+        if not isinstance(payload, dict) or payload.get("status") != "success":
+            raise PrometheusUnavailable(f"Prometheus query failed: {payload.get('error', 'bad payload')!s:.200}"
+                                        if isinstance(payload, dict) else "Prometheus query failed: bad payload")
+        result = payload.get("data", {}).get("result", [])
+        if not isinstance(result, list):
+            raise PrometheusUnavailable("Prometheus returned a non-vector result")
+        return result
+
+    @staticmethod
+    def _by_job(result: list[dict]) -> dict[tuple, float | None]:
+        values = {}
+        for item in result:
+            metric = item.get("metric", {})
+            value = item.get("value", [None, None])[1]
+            values[metric.get("application"), metric.get("deployment")] = _finite(value)
+        return values
+
+
+def _reading(value: float | None, *, stale: bool) -> Reading:
+    if value is None:
+        return Reading(None, "missing")
+    return Reading(value, "stale" if stale else "ok")
+
+
+def _finite(text) -> float | None:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None) or exc
+    return str(reason).splitlines()[0][:200]
