@@ -1,0 +1,216 @@
+"""Simulation parameters: defaults are the Faro evaluation setting; any of them can come from a file.
+
+Example (``sim.yaml``, every key optional)::
+
+    service: {shape: 0.4225, loc_ms: 79.3, scale_ms: 68.6}   # shifted lognormal, per request
+    proxy: {shape: 0.4808, loc_ms: 3.49, scale_ms: 0.99}      # on the request and again on the response
+    slo_ms: 720
+    resources: {cpu: 1}            # per replica, hence per worker pod
+    quota: {memory_gib: 64}        # extra quota resources; the CPU quota comes from --cpus
+    hot_start_s: 3
+    cold_start_s: 35
+    reap_idle_s: 30
+    queue_cap: 50                  # requests waiting at a deployment before it rejects
+    max_ongoing: 4                 # requests assigned to one replica at once
+    jobs:                          # per job (trace key "application/deployment"): mixed models
+      serve-cluster3/classifier: {service: {shape: 0.3, loc_ms: 300, scale_ms: 100}, slo_ms: 2000}
+
+>>> load_config("sim.yaml").job("serve-cluster3/classifier").slo_ms
+2000.0
+
+A shifted lognormal with ``shape: 0`` is the constant ``loc_ms + scale_ms`` (handy for checks by
+hand). Every error names the field, e.g. ``config: jobs.a/m.service.shape must be >= 0, got -1``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from farod.errors import FarodError
+from farod.policies.base import JobSpec
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ShiftedLognormal:
+    """``loc + scale * exp(shape * N(0, 1))``, in milliseconds (scipy's lognorm(s=shape, loc, scale))."""
+
+    shape: float
+    loc_ms: float
+    scale_ms: float
+
+    @property
+    def mean_ms(self) -> float:
+        return self.loc_ms + self.scale_ms * math.exp(self.shape**2 / 2)
+
+    def seconds(self) -> tuple[float, float, float]:
+        return self.shape, self.loc_ms / 1000, self.scale_ms / 1000
+
+
+FARO_SERVICE = ShiftedLognormal(shape=0.4225, loc_ms=79.3, scale_ms=68.6)
+FARO_PROXY = ShiftedLognormal(shape=0.4808, loc_ms=3.49, scale_ms=0.99)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class JobConfig:
+    """What one job's model needs: its service time distribution, SLO, resources and bounds."""
+
+    service: ShiftedLognormal = FARO_SERVICE
+    slo_ms: float = 720.0
+    resources: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1.0})
+    min_replicas: int = 1
+    max_replicas: int | None = None
+    weight: float = 1.0
+
+    def spec(self, key: str) -> JobSpec:
+        """The policy's view: the service time it knows is the profiled mean."""
+        application, _, deployment = key.partition("/")
+        return JobSpec(
+            application=application,
+            deployment=deployment,
+            slo_ms=self.slo_ms,
+            service_time_ms=self.service.mean_ms,
+            min_replicas=self.min_replicas,
+            max_replicas=self.max_replicas,
+            weight=self.weight,
+            resources=dict(self.resources),
+        )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SimConfig:
+    defaults: JobConfig = JobConfig()
+    overrides: Mapping[str, JobConfig] = dataclasses.field(default_factory=dict)  # by job key
+    proxy: ShiftedLognormal = FARO_PROXY
+    quota: Mapping[str, float] = dataclasses.field(default_factory=dict)  # resources besides --cpus
+    hot_start_s: float = 3.0
+    cold_start_s: float = 35.0
+    reap_idle_s: float = 30.0
+    reconcile_interval_s: float = 1.0
+    queue_cap: int = 50
+    max_ongoing: int = 4
+    window_s: float = 30.0  # span of the latency, rate and queue readings a policy sees
+
+    def job(self, key: str) -> JobConfig:
+        return self.overrides.get(key, self.defaults)
+
+
+_JOB_FIELDS = ("service", "slo_ms", "resources", "min_replicas", "max_replicas", "weight")
+_TOP_FIELDS = _JOB_FIELDS + (
+    "jobs", "proxy", "quota", "hot_start_s", "cold_start_s", "reap_idle_s", "reconcile_interval_s",
+    "queue_cap", "max_ongoing", "window_s",
+)  # fmt: skip
+
+
+def load_config(path: str | os.PathLike | None) -> SimConfig:
+    """Read a YAML or JSON file (``None``: the defaults)."""
+    if path is None:
+        return SimConfig()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except OSError as exc:
+        raise FarodError(f"config: cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise FarodError(f"config: {path} is not valid YAML/JSON ({str(exc).splitlines()[0]})") from None
+    return parse_config({} if data is None else data)
+
+
+def parse_config(data: Any) -> SimConfig:
+    """Validate a mapping (the parsed file) into a :class:`SimConfig`; errors name the field."""
+    _require_mapping(data, "config", _TOP_FIELDS)
+    defaults = _job_config(data, "config", JobConfig())
+    jobs = data.get("jobs") or {}
+    _require_mapping(jobs, "config: jobs", None)
+    overrides = {}
+    for key, job_data in jobs.items():
+        where = f"config: jobs.{key}"
+        if "/" not in str(key):
+            raise FarodError(f"{where}: a job key is 'application/deployment'")
+        _require_mapping(job_data, where, _JOB_FIELDS)
+        overrides[str(key)] = _job_config(job_data, where, defaults)
+    config = SimConfig(
+        defaults=defaults,
+        overrides=overrides,
+        proxy=_distribution(data.get("proxy", {}), "config: proxy", FARO_PROXY),
+        quota=_resources(data.get("quota", {}), "config: quota", allow_empty=True),
+        hot_start_s=_number(data, "hot_start_s", "config", SimConfig.hot_start_s, minimum=0),
+        cold_start_s=_number(data, "cold_start_s", "config", SimConfig.cold_start_s, minimum=0),
+        reap_idle_s=_number(data, "reap_idle_s", "config", SimConfig.reap_idle_s, minimum=0),
+        reconcile_interval_s=_number(
+            data, "reconcile_interval_s", "config", SimConfig.reconcile_interval_s, minimum=0, strict=True
+        ),
+        queue_cap=_integer(data, "queue_cap", "config", SimConfig.queue_cap, minimum=0),
+        max_ongoing=_integer(data, "max_ongoing", "config", SimConfig.max_ongoing, minimum=1),
+        window_s=_number(data, "window_s", "config", SimConfig.window_s, minimum=0, strict=True),
+    )
+    if config.cold_start_s < config.hot_start_s:
+        raise FarodError(f"config: cold_start_s ({config.cold_start_s}) must be >= hot_start_s ({config.hot_start_s})")
+    return config
+
+
+def _job_config(data: Mapping, where: str, base: JobConfig) -> JobConfig:
+    config = JobConfig(
+        service=_distribution(data.get("service", {}), f"{where}.service", base.service),
+        slo_ms=_number(data, "slo_ms", where, base.slo_ms, minimum=0, strict=True),
+        resources=_resources(data["resources"], f"{where}.resources") if "resources" in data else base.resources,
+        min_replicas=_integer(data, "min_replicas", where, base.min_replicas, minimum=0),
+        max_replicas=(
+            base.max_replicas
+            if data.get("max_replicas") is None
+            else _integer(data, "max_replicas", where, None, minimum=1)
+        ),
+        weight=_number(data, "weight", where, base.weight, minimum=0, strict=True),
+    )
+    if config.max_replicas is not None and config.max_replicas < config.min_replicas:
+        raise FarodError(f"{where}: max_replicas {config.max_replicas} is below min_replicas {config.min_replicas}")
+    return config
+
+
+def _distribution(data: Any, where: str, base: ShiftedLognormal) -> ShiftedLognormal:
+    _require_mapping(data, where, ("shape", "loc_ms", "scale_ms"))
+    distribution = ShiftedLognormal(
+        shape=_number(data, "shape", where, base.shape, minimum=0),
+        loc_ms=_number(data, "loc_ms", where, base.loc_ms, minimum=0),
+        scale_ms=_number(data, "scale_ms", where, base.scale_ms, minimum=0),
+    )
+    if distribution.loc_ms + distribution.scale_ms <= 0:
+        raise FarodError(f"{where}: loc_ms + scale_ms must be > 0")
+    return distribution
+
+
+def _resources(data: Any, where: str, *, allow_empty: bool = False) -> dict[str, float]:
+    _require_mapping(data, where, None)
+    if not data and not allow_empty:
+        raise FarodError(f"{where}: must name at least one resource")
+    return {str(name): _number(data, name, where, None, minimum=0) for name in data}
+
+
+def _require_mapping(data: Any, where: str, fields: tuple[str, ...] | None) -> None:
+    if not isinstance(data, Mapping):
+        raise FarodError(f"{where}: expected a mapping, got {type(data).__name__}")
+    if fields is not None:
+        unknown = sorted(set(map(str, data)) - set(fields))
+        if unknown:
+            raise FarodError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(fields)})")
+
+
+def _number(data: Mapping, name: str, where: str, default, *, minimum: float, strict: bool = False) -> float:
+    value = data.get(name, default)
+    valid = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not valid or value < minimum or (strict and value == minimum):
+        bound = f"> {minimum}" if strict else f">= {minimum}"
+        raise FarodError(f"{where}.{name} must be a number {bound}, got {value!r}")
+    return float(value)
+
+
+def _integer(data: Mapping, name: str, where: str, default, *, minimum: int) -> int:
+    value = data.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise FarodError(f"{where}.{name} must be an integer >= {minimum}, got {value!r}")
+    return value

@@ -1,0 +1,531 @@
+"""The compiled inner loop: requests through proxies, deployment queues and replicas, between two ticks.
+
+Example::
+
+    >>> state = KernelState.allocate(rates=np.full((1, 2), 5.0), unit_s=60.0, seed=42, ...)
+    >>> start_replica(state, job=0, ready_at=0.0, now=0.0)
+    >>> advance(state, t_end=10.0)      # simulate every job up to t=10 s, no policy involved
+
+Why compiled: a 6-hour, 10-job run is about 2.5 million requests, each several events; a Python
+event loop spends minutes on that, a numba loop a second. Only the per-request work lives here.
+Everything decided at a tick (which replica to add or remove, pods, the quota, policies) stays in
+Python (:mod:`farod.sim.cluster`, :mod:`farod.sim.engine`), which calls :func:`advance` from one
+tick to the next and edits replicas between calls with :func:`start_replica`/:func:`remove_replica`.
+
+Jobs do not interact between two ticks (they only share the quota, which moves at ticks), so
+:func:`advance` simulates them one after the other, each with its own small event heap.
+
+A request of job ``j``:
+
+1. arrives at the proxy (Poisson process whose rate is the trace count of the current unit divided by
+   the unit length; the gap is redrawn at a unit boundary, which is exact for a memoryless process);
+2. reaches the deployment after a proxy delay (requests in transit are kept sorted by that time);
+3. is assigned to the ready replica with the fewest requests in flight, if one has fewer than
+   ``max_ongoing``; otherwise waits in the deployment queue, or is rejected (latency +inf) if
+   ``queue_cap`` requests already wait;
+4. is served FIFO by its replica, one request at a time, then pays a second proxy delay on the way
+   back. A replica that frees a slot takes the head of the deployment queue.
+
+Random numbers: every job has its own SplitMix64 stream, drawn in the job's arrival order only, so the
+i-th request of a job has the same arrival time, delays and service time under every policy (common
+random numbers make policy comparisons less noisy) and the same seed gives the same run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numba
+import numpy as np
+
+# Replica states.
+FREE, STARTING, READY, DRAINING, DRAINED = 0, 1, 2, 3, 4
+
+# Columns of the per-replica float table.
+READY_AT, BUSY_UNTIL, DRAINED_AT = 0, 1, 2
+# Columns of the per-replica int table.
+STATE, HEAD, LENGTH = 0, 1, 2
+# Columns of a request (local queues, deployment queue, transit, next arrival).
+ARRIVAL, BACK_DELAY, SERVICE, REACH = 0, 1, 2, 3
+# Columns of the per-job float table.
+LAST_EVENT, ONGOING_INTEGRAL = 0, 1
+# Columns of the per-job int table.
+ONGOING, ARRIVED, QUEUE_HEAD, QUEUE_LENGTH, TRANSIT, UNIT, HEAP_SIZE, READY_COUNT, RING_NEXT, RING_COUNT = range(10)
+# Columns of the per-job distribution table: shifted lognormals (shape, loc s, scale s).
+SERVICE_DIST, PROXY_DIST = 0, 3
+# Columns of the completion ring (window statistics).
+RING_TIME, RING_LATENCY, RING_SERVICE = 0, 1, 2
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_TWO_TO_MINUS_53 = 1.0 / 9007199254740992.0
+_TRANSIT_CAPACITY = 256  # requests between proxy and deployment at once; ~1 at 100 req/s
+
+
+@dataclasses.dataclass(kw_only=True)
+class KernelState:
+    """All mutable state of the request-level simulation, as plain arrays numba can take."""
+
+    rates: np.ndarray  # (J, U) arrival rate (req/s) of each trace unit
+    unit_s: float
+    dist: np.ndarray  # (J, 6) service and proxy shifted lognormals, seconds
+    max_ongoing: int
+    queue_cap: int
+    rng: np.ndarray  # (J,) uint64 stream states
+    next_request: np.ndarray  # (J, 4) the job's next arrival
+    replica_f: np.ndarray  # (J, R, 3)
+    replica_i: np.ndarray  # (J, R, 3)
+    local: np.ndarray  # (J, R, M, 3) requests assigned to each replica, a ring of max_ongoing
+    queue: np.ndarray  # (J, Q, 3) the deployment queue, a ring
+    transit: np.ndarray  # (J, T, 4) sorted by REACH
+    heap_time: np.ndarray  # (J, R) one pending event per replica at most
+    heap_slot: np.ndarray  # (J, R)
+    ready: np.ndarray  # (J, R) slots of the ready replicas
+    job_f: np.ndarray  # (J, 2)
+    job_i: np.ndarray  # (J, 10)
+    arrivals: np.ndarray  # (J, U) requests that arrived in each unit
+    ring: np.ndarray  # (J, W, 3) latest completions
+    out_job: np.ndarray  # (N,) int16 finished requests: job,
+    out_unit: np.ndarray  # (N,) int32 arrival unit,
+    out_latency: np.ndarray  # (N,) float32 latency in s (+inf: rejected)
+    out_count: np.ndarray  # (1,) int64 filled length of the out_* arrays
+
+    @classmethod
+    def allocate(
+        cls,
+        *,
+        rates: np.ndarray,
+        unit_s: float,
+        seed: int,
+        service: np.ndarray,
+        proxy: np.ndarray,
+        slots: int,
+        max_ongoing: int,
+        queue_cap: int,
+        ring_size: int,
+        expected_requests: int,
+    ) -> "KernelState":
+        """Empty cluster; ``service``/``proxy`` are (J, 3) arrays of (shape, loc s, scale s)."""
+        jobs, units = rates.shape
+        state = cls(
+            rates=np.ascontiguousarray(rates, dtype=np.float64),
+            unit_s=float(unit_s),
+            dist=np.ascontiguousarray(np.hstack([service, proxy]), dtype=np.float64),
+            max_ongoing=int(max_ongoing),
+            queue_cap=int(queue_cap),
+            rng=_seed_streams(seed, jobs),
+            next_request=np.zeros((jobs, 4)),
+            replica_f=np.zeros((jobs, slots, 3)),
+            replica_i=np.zeros((jobs, slots, 3), dtype=np.int64),
+            local=np.zeros((jobs, slots, max_ongoing, 3)),
+            queue=np.zeros((jobs, max(queue_cap, 1), 3)),
+            transit=np.zeros((jobs, _TRANSIT_CAPACITY, 4)),
+            heap_time=np.zeros((jobs, slots)),
+            heap_slot=np.zeros((jobs, slots), dtype=np.int64),
+            ready=np.zeros((jobs, slots), dtype=np.int64),
+            job_f=np.zeros((jobs, 2)),
+            job_i=np.zeros((jobs, 10), dtype=np.int64),
+            arrivals=np.zeros((jobs, units), dtype=np.int64),
+            ring=np.zeros((jobs, ring_size, 3)),
+            out_job=np.zeros(expected_requests, dtype=np.int16),
+            out_unit=np.zeros(expected_requests, dtype=np.int32),
+            out_latency=np.zeros(expected_requests, dtype=np.float32),
+            out_count=np.zeros(1, dtype=np.int64),
+        )
+        for job in range(jobs):
+            _draw_next(job, 0.0, 0, state.rates, state.unit_s, state.rng, state.next_request, state.dist, state.job_i)
+        return state
+
+    def _args(self):
+        return (
+            self.rates, self.unit_s, self.dist, self.max_ongoing, self.queue_cap, self.rng, self.next_request,
+            self.replica_f, self.replica_i, self.local, self.queue, self.transit, self.heap_time, self.heap_slot,
+            self.ready, self.job_f, self.job_i, self.arrivals, self.ring,
+            self.out_job, self.out_unit, self.out_latency, self.out_count,
+        )  # fmt: skip
+
+    def grow_output(self) -> None:
+        """Double the finished-request arrays (the trace's counts are only the Poisson means)."""
+        size = 2 * len(self.out_latency)
+        for name in ("out_job", "out_unit", "out_latency"):
+            old = getattr(self, name)
+            new = np.zeros(size, dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
+
+    def finished(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(job, arrival unit, latency s) of every finished or rejected request so far."""
+        count = int(self.out_count[0])
+        return self.out_job[:count], self.out_unit[:count], self.out_latency[:count]
+
+
+def advance(state: KernelState, t_end: float) -> None:
+    """Simulate every job up to ``t_end`` (events at ``t_end`` itself belong to the next call)."""
+    while _advance(t_end, *state._args()):
+        state.grow_output()
+
+
+def start_replica(state: KernelState, *, job: int, ready_at: float, now: float) -> int:
+    """Put a new replica of ``job`` in a free slot, serving from ``ready_at``; returns the slot."""
+    return _start_replica(job, ready_at, now, *state._args())
+
+
+def remove_replica(state: KernelState, *, job: int, slot: int, now: float) -> bool:
+    """Stop sending requests to a replica; True if it still drains requests in flight."""
+    return _remove_replica(job, slot, now, *state._args())
+
+
+def window_stats(state: KernelState, *, since: float) -> np.ndarray:
+    """Per job: (completions, mean latency s, p99 latency s, mean service s) of requests finished after ``since``."""
+    return _window_stats(state.ring, state.job_i, since)
+
+
+def _seed_streams(seed: int, jobs: int) -> np.ndarray:
+    sequence = np.random.SeedSequence(seed)
+    return sequence.generate_state(jobs, dtype=np.uint64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Compiled part. Argument order of every entry point follows KernelState._args().
+
+
+@numba.njit(cache=True, inline="always")
+def _uniform(rng, job):
+    """A float in (0, 1] from the job's SplitMix64 stream."""
+    rng[job] += _GOLDEN
+    z = rng[job]
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z = z ^ (z >> np.uint64(31))
+    return ((z >> np.uint64(11)) + np.uint64(1)) * _TWO_TO_MINUS_53
+
+
+@numba.njit(cache=True)
+def _shifted_lognormal(rng, job, dist, column):
+    shape = dist[job, column]
+    if shape == 0.0:
+        return dist[job, column + 1] + dist[job, column + 2]
+    normal = math.sqrt(-2.0 * math.log(_uniform(rng, job))) * math.cos(2.0 * math.pi * _uniform(rng, job))
+    return dist[job, column + 1] + dist[job, column + 2] * math.exp(shape * normal)
+
+
+@numba.njit(cache=True)
+def _draw_next(job, t, unit, rates, unit_s, rng, next_request, dist, job_i):
+    """Draw the job's next arrival after ``t`` (in trace unit ``unit``) with its delays and service time."""
+    units = rates.shape[1]
+    while unit < units:
+        rate = rates[job, unit]
+        unit_end = (unit + 1) * unit_s
+        if rate > 0.0:
+            candidate = t - math.log(_uniform(rng, job)) / rate
+            if candidate < unit_end:
+                next_request[job, ARRIVAL] = candidate
+                next_request[job, REACH] = candidate + _shifted_lognormal(rng, job, dist, PROXY_DIST)
+                next_request[job, BACK_DELAY] = _shifted_lognormal(rng, job, dist, PROXY_DIST)
+                next_request[job, SERVICE] = _shifted_lognormal(rng, job, dist, SERVICE_DIST)
+                job_i[job, UNIT] = unit
+                return
+        t = unit_end
+        unit += 1
+    next_request[job, ARRIVAL] = np.inf
+    job_i[job, UNIT] = units
+
+
+@numba.njit(cache=True)
+def _heap_push(heap_time, heap_slot, job_i, job, time, slot):
+    i = job_i[job, HEAP_SIZE]
+    job_i[job, HEAP_SIZE] = i + 1
+    while i > 0:
+        parent = (i - 1) >> 1
+        if heap_time[job, parent] <= time:
+            break
+        heap_time[job, i] = heap_time[job, parent]
+        heap_slot[job, i] = heap_slot[job, parent]
+        i = parent
+    heap_time[job, i] = time
+    heap_slot[job, i] = slot
+
+
+@numba.njit(cache=True)
+def _heap_delete(heap_time, heap_slot, job_i, job, index):
+    """Remove entry ``index``: move the last entry there and restore the heap order both ways."""
+    last = job_i[job, HEAP_SIZE] - 1
+    job_i[job, HEAP_SIZE] = last
+    if index == last:
+        return
+    time = heap_time[job, last]
+    slot = heap_slot[job, last]
+    i = index
+    while i > 0:
+        parent = (i - 1) >> 1
+        if heap_time[job, parent] <= time:
+            break
+        heap_time[job, i] = heap_time[job, parent]
+        heap_slot[job, i] = heap_slot[job, parent]
+        i = parent
+    while True:
+        child = 2 * i + 1
+        if child >= last:
+            break
+        if child + 1 < last and heap_time[job, child + 1] < heap_time[job, child]:
+            child += 1
+        if heap_time[job, child] >= time:
+            break
+        heap_time[job, i] = heap_time[job, child]
+        heap_slot[job, i] = heap_slot[job, child]
+        i = child
+    heap_time[job, i] = time
+    heap_slot[job, i] = slot
+
+
+@numba.njit(cache=True)
+def _begin_service(job, slot, now, replica_f, replica_i, local, heap_time, heap_slot, job_i):
+    head = replica_i[job, slot, HEAD]
+    finish = now + local[job, slot, head, SERVICE]
+    replica_f[job, slot, BUSY_UNTIL] = finish
+    _heap_push(heap_time, heap_slot, job_i, job, finish, slot)
+
+
+@numba.njit(cache=True)
+def _assign(job, slot, request, replica_i, local, max_ongoing):
+    """Append a request (ARRIVAL, BACK_DELAY, SERVICE) to a replica's local queue."""
+    position = (replica_i[job, slot, HEAD] + replica_i[job, slot, LENGTH]) % max_ongoing
+    for column in range(3):
+        local[job, slot, position, column] = request[column]
+    replica_i[job, slot, LENGTH] += 1
+
+
+@numba.njit(cache=True)
+def _take_from_queue(job, slot, replica_i, local, queue, job_i, max_ongoing):
+    queue_cap = queue.shape[1]
+    head = job_i[job, QUEUE_HEAD]
+    _assign(job, slot, queue[job, head], replica_i, local, max_ongoing)
+    job_i[job, QUEUE_HEAD] = (head + 1) % queue_cap
+    job_i[job, QUEUE_LENGTH] -= 1
+
+
+@numba.njit(cache=True)
+def _fill_from_queue(job, slot, now, max_ongoing, replica_f, replica_i, local, queue, heap_time, heap_slot, job_i):
+    """A replica just became ready: give it waiting requests up to its in-flight limit."""
+    while replica_i[job, slot, LENGTH] < max_ongoing and job_i[job, QUEUE_LENGTH] > 0:
+        _take_from_queue(job, slot, replica_i, local, queue, job_i, max_ongoing)
+    if replica_i[job, slot, LENGTH] > 0:
+        _begin_service(job, slot, now, replica_f, replica_i, local, heap_time, heap_slot, job_i)
+
+
+@numba.njit(cache=True)
+def _record(job, arrival, latency, unit_s, out_job, out_unit, out_latency, out_count):
+    n = out_count[0]
+    out_job[n] = job
+    out_unit[n] = int(arrival / unit_s)
+    out_latency[n] = latency
+    out_count[0] = n + 1
+
+
+@numba.njit(cache=True)
+def _deliver(job, now, request, unit_s, max_ongoing, queue_cap, replica_f, replica_i, local, queue,
+             heap_time, heap_slot, ready, job_i, out_job, out_unit, out_latency, out_count):  # fmt: skip
+    """A request reaches the deployment: least-loaded ready replica, else the queue, else rejected."""
+    best = -1
+    best_length = max_ongoing
+    for k in range(job_i[job, READY_COUNT]):
+        slot = ready[job, k]
+        length = replica_i[job, slot, LENGTH]
+        if length < best_length:
+            best, best_length = slot, length
+            if length == 0:
+                break
+    if best >= 0:
+        _assign(job, best, request, replica_i, local, max_ongoing)
+        job_i[job, ONGOING] += 1
+        if best_length == 0:
+            _begin_service(job, best, now, replica_f, replica_i, local, heap_time, heap_slot, job_i)
+    elif job_i[job, QUEUE_LENGTH] < queue_cap:
+        position = (job_i[job, QUEUE_HEAD] + job_i[job, QUEUE_LENGTH]) % queue.shape[1]
+        for column in range(3):
+            queue[job, position, column] = request[column]
+        job_i[job, QUEUE_LENGTH] += 1
+        job_i[job, ONGOING] += 1
+    else:
+        _record(job, request[ARRIVAL], np.inf, unit_s, out_job, out_unit, out_latency, out_count)
+
+
+@numba.njit(cache=True)
+def _complete(job, slot, now, unit_s, max_ongoing, replica_f, replica_i, local, queue, heap_time, heap_slot,
+              job_i, ring, out_job, out_unit, out_latency, out_count):  # fmt: skip
+    """The replica's head request finishes; it takes the next one, or finishes draining."""
+    head = replica_i[job, slot, HEAD]
+    arrival = local[job, slot, head, ARRIVAL]
+    service = local[job, slot, head, SERVICE]
+    latency = now + local[job, slot, head, BACK_DELAY] - arrival
+    _record(job, arrival, latency, unit_s, out_job, out_unit, out_latency, out_count)
+    ring_size = ring.shape[1]
+    position = job_i[job, RING_NEXT]
+    ring[job, position, RING_TIME] = now
+    ring[job, position, RING_LATENCY] = latency
+    ring[job, position, RING_SERVICE] = service
+    job_i[job, RING_NEXT] = (position + 1) % ring_size
+    job_i[job, RING_COUNT] = min(job_i[job, RING_COUNT] + 1, ring_size)
+    job_i[job, ONGOING] -= 1
+    replica_i[job, slot, HEAD] = (head + 1) % max_ongoing
+    replica_i[job, slot, LENGTH] -= 1
+    if replica_i[job, slot, STATE] == READY and job_i[job, QUEUE_LENGTH] > 0:
+        _take_from_queue(job, slot, replica_i, local, queue, job_i, max_ongoing)
+    if replica_i[job, slot, LENGTH] > 0:
+        _begin_service(job, slot, now, replica_f, replica_i, local, heap_time, heap_slot, job_i)
+    elif replica_i[job, slot, STATE] == DRAINING:
+        replica_i[job, slot, STATE] = DRAINED
+        replica_f[job, slot, DRAINED_AT] = now
+
+
+@numba.njit(cache=True)
+def _become_ready(job, slot, now, max_ongoing, replica_f, replica_i, local, queue, heap_time, heap_slot, ready,
+                  job_i):  # fmt: skip
+    replica_i[job, slot, STATE] = READY
+    ready[job, job_i[job, READY_COUNT]] = slot
+    job_i[job, READY_COUNT] += 1
+    _fill_from_queue(job, slot, now, max_ongoing, replica_f, replica_i, local, queue, heap_time, heap_slot, job_i)
+
+
+@numba.njit(cache=True)
+def _enter_transit(job, next_request, transit, job_i):
+    """Insert the job's next request among those in transit, keeping them sorted by REACH."""
+    count = job_i[job, TRANSIT]
+    if count == transit.shape[1]:
+        raise ValueError("more requests in transit than the simulator holds")
+    reach = next_request[job, REACH]
+    i = count
+    while i > 0 and transit[job, i - 1, REACH] > reach:
+        for column in range(4):
+            transit[job, i, column] = transit[job, i - 1, column]
+        i -= 1
+    for column in range(4):
+        transit[job, i, column] = next_request[job, column]
+    job_i[job, TRANSIT] = count + 1
+
+
+@numba.njit(cache=True)
+def _leave_transit(job, transit, job_i, request):
+    for column in range(4):
+        request[column] = transit[job, 0, column]
+    count = job_i[job, TRANSIT] - 1
+    for i in range(count):
+        for column in range(4):
+            transit[job, i, column] = transit[job, i + 1, column]
+    job_i[job, TRANSIT] = count
+
+
+@numba.njit(cache=True)
+def _advance(t_end, rates, unit_s, dist, max_ongoing, queue_cap, rng, next_request, replica_f, replica_i, local,
+             queue, transit, heap_time, heap_slot, ready, job_f, job_i, arrivals, ring,
+             out_job, out_unit, out_latency, out_count):  # fmt: skip
+    """Run every job to ``t_end``; returns True (early) when the output arrays are full."""
+    capacity = out_latency.shape[0]
+    request = np.empty(4)
+    for job in range(rates.shape[0]):
+        while True:
+            t_heap = heap_time[job, 0] if job_i[job, HEAP_SIZE] > 0 else np.inf
+            t_transit = transit[job, 0, REACH] if job_i[job, TRANSIT] > 0 else np.inf
+            t_arrival = next_request[job, ARRIVAL]
+            now = min(t_heap, t_transit, t_arrival)
+            if now >= t_end:
+                break
+            if out_count[0] >= capacity:
+                return True
+            job_f[job, ONGOING_INTEGRAL] += job_i[job, ONGOING] * (now - job_f[job, LAST_EVENT])
+            job_f[job, LAST_EVENT] = now
+            if t_heap == now:
+                slot = heap_slot[job, 0]
+                _heap_delete(heap_time, heap_slot, job_i, job, 0)
+                if replica_i[job, slot, STATE] == STARTING:
+                    _become_ready(job, slot, now, max_ongoing, replica_f, replica_i, local, queue, heap_time,
+                                  heap_slot, ready, job_i)  # fmt: skip
+                else:
+                    _complete(job, slot, now, unit_s, max_ongoing, replica_f, replica_i, local, queue, heap_time,
+                              heap_slot, job_i, ring, out_job, out_unit, out_latency, out_count)  # fmt: skip
+            elif t_transit == now:
+                _leave_transit(job, transit, job_i, request)
+                _deliver(job, now, request, unit_s, max_ongoing, queue_cap, replica_f, replica_i, local, queue,
+                         heap_time, heap_slot, ready, job_i, out_job, out_unit, out_latency, out_count)  # fmt: skip
+            else:
+                arrivals[job, job_i[job, UNIT]] += 1
+                job_i[job, ARRIVED] += 1
+                _enter_transit(job, next_request, transit, job_i)
+                _draw_next(job, now, job_i[job, UNIT], rates, unit_s, rng, next_request, dist, job_i)
+        if t_end < np.inf and t_end > job_f[job, LAST_EVENT]:
+            job_f[job, ONGOING_INTEGRAL] += job_i[job, ONGOING] * (t_end - job_f[job, LAST_EVENT])
+            job_f[job, LAST_EVENT] = t_end
+    return False
+
+
+@numba.njit(cache=True)
+def _start_replica(job, ready_at, now, rates, unit_s, dist, max_ongoing, queue_cap, rng, next_request, replica_f,
+                   replica_i, local, queue, transit, heap_time, heap_slot, ready, job_f, job_i, arrivals, ring,
+                   out_job, out_unit, out_latency, out_count):  # fmt: skip
+    slots = replica_i.shape[1]
+    slot = 0
+    while slot < slots and replica_i[job, slot, STATE] != FREE:
+        slot += 1
+    if slot == slots:
+        raise ValueError("no free replica slot: more replicas than the quota holds")
+    replica_i[job, slot, HEAD] = 0
+    replica_i[job, slot, LENGTH] = 0
+    replica_f[job, slot, READY_AT] = ready_at
+    if ready_at <= now:
+        _become_ready(job, slot, now, max_ongoing, replica_f, replica_i, local, queue, heap_time, heap_slot, ready,
+                      job_i)  # fmt: skip
+    else:
+        replica_i[job, slot, STATE] = STARTING
+        _heap_push(heap_time, heap_slot, job_i, job, ready_at, slot)
+    return slot
+
+
+@numba.njit(cache=True)
+def _remove_replica(job, slot, now, rates, unit_s, dist, max_ongoing, queue_cap, rng, next_request, replica_f,
+                    replica_i, local, queue, transit, heap_time, heap_slot, ready, job_f, job_i, arrivals, ring,
+                    out_job, out_unit, out_latency, out_count):  # fmt: skip
+    state = replica_i[job, slot, STATE]
+    if state == STARTING:
+        for index in range(job_i[job, HEAP_SIZE]):
+            if heap_slot[job, index] == slot:
+                _heap_delete(heap_time, heap_slot, job_i, job, index)
+                break
+        replica_i[job, slot, STATE] = FREE
+        return False
+    count = job_i[job, READY_COUNT]
+    for k in range(count):
+        if ready[job, k] == slot:
+            ready[job, k] = ready[job, count - 1]
+            job_i[job, READY_COUNT] = count - 1
+            break
+    if replica_i[job, slot, LENGTH] > 0:
+        replica_i[job, slot, STATE] = DRAINING
+        return True
+    replica_i[job, slot, STATE] = FREE
+    return False
+
+
+@numba.njit(cache=True)
+def _window_stats(ring, job_i, since):
+    jobs, ring_size = ring.shape[0], ring.shape[1]
+    result = np.full((jobs, 4), np.nan)
+    for job in range(jobs):
+        latencies = np.empty(job_i[job, RING_COUNT])
+        service_sum = 0.0
+        n = 0
+        position = job_i[job, RING_NEXT]
+        while n < job_i[job, RING_COUNT]:
+            position = (position - 1) % ring_size
+            if ring[job, position, RING_TIME] <= since:
+                break
+            latencies[n] = ring[job, position, RING_LATENCY]
+            service_sum += ring[job, position, RING_SERVICE]
+            n += 1
+        result[job, 0] = n
+        if n:
+            result[job, 1] = latencies[:n].mean()
+            result[job, 2] = np.percentile(latencies[:n], 99.0)
+            result[job, 3] = service_sum / n
+    return result
