@@ -1,0 +1,65 @@
+"""``farod plan``: one allocation decision from a problem file (CONTRACTS.md §2).
+
+Example::
+
+    farod plan --input examples/plan-10jobs.json --method exact --json -
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from farod.errors import FarodError
+from farod.model.problem import problem_from_dict
+from farod.model.solver import METHODS, solve
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("plan", help="solve one allocation problem (JSON in, JSON out)")
+    parser.add_argument("--input", required=True, metavar="PROBLEM.json", help="the problem file ('-' for stdin)")
+    parser.add_argument("--method", choices=METHODS, default="exact")
+    parser.add_argument("--json", default="-", metavar="OUT", help="where to write the solution ('-' for stdout)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    problem = problem_from_dict(_read_json(args.input))
+    solution = solve(problem, method=args.method)
+    _write_json(args.json, solution.to_json())
+    if args.json != "-":
+        _print_table(solution)
+    return 0
+
+
+def _read_json(path: str):
+    try:
+        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+    except OSError as exc:
+        raise FarodError(f"--input: cannot read {path}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FarodError(f"--input: {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+
+
+def _write_json(path: str, data) -> None:
+    text = json.dumps(data, indent=2) + "\n"
+    if path == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        raise FarodError(f"--json: cannot write {path}: {exc.strerror}") from None
+
+
+def _print_table(solution) -> None:
+    print(f"{'job':<24} {'replicas':>8} {'accept':>7} {'utility':>8}  max predicted latency (ms)")
+    for name, replicas in solution.allocation.items():
+        worst = max(solution.predicted_latency_ms[name])
+        print(f"{name:<24} {replicas:>8} {solution.accept_rate[name]:>7.3f} {solution.utility[name]:>8.4f}  {worst:.1f}")
+    status = "optimal" if solution.optimal else "not proven optimal"
+    print(f"objective {solution.objective:.4f} ({solution.method}, {status}, {solution.solve_ms:.1f} ms)")
