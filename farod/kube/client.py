@@ -1,0 +1,48 @@
+"""Connect to the Kubernetes API with credentials that come from files, never from arguments.
+
+Example::
+
+    >>> api_client = connect()                      # in a pod: the mounted service account
+    >>> api_client = connect(kubeconfig="~/.kube/config")
+
+Inside a pod the service-account token, CA and namespace are mounted files
+(``/var/run/secrets/kubernetes.io/serviceaccount``); the client re-reads the token when it rotates.
+Outside, a kubeconfig file. Either way the token never passes through farod's config, command line,
+logs or metrics.
+"""
+
+from __future__ import annotations
+
+import os
+
+import kubernetes
+
+from farod.errors import FarodError
+
+SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+
+def connect(*, kubeconfig: str | None = None) -> kubernetes.client.ApiClient:
+    """An ``ApiClient`` for the in-cluster service account, else for ``kubeconfig`` (or $KUBECONFIG)."""
+    configuration = kubernetes.client.Configuration()
+    try:
+        if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+            kubernetes.config.load_incluster_config(client_configuration=configuration)
+        else:
+            kubernetes.config.load_kube_config(
+                config_file=os.path.expanduser(kubeconfig) if kubeconfig else None,
+                client_configuration=configuration,
+            )
+    except (kubernetes.config.ConfigException, OSError) as exc:
+        where = kubeconfig or os.environ.get("KUBECONFIG") or "in-cluster service account"
+        raise FarodError(f"kubernetes: cannot load credentials from {where}: {exc}") from None
+    return kubernetes.client.ApiClient(configuration)
+
+
+def current_namespace(default: str = "default") -> str:
+    """The pod's namespace when running in a cluster, else ``default``."""
+    try:
+        with open(SERVICE_ACCOUNT_NAMESPACE, encoding="utf-8") as handle:
+            return handle.read().strip() or default
+    except OSError:
+        return default

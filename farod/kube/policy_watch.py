@@ -1,0 +1,137 @@
+"""Hot reload of the policy ConfigMap: watch it through the API, apply only what validates.
+
+Example::
+
+    >>> watcher = PolicyWatcher(api_client=api_client, namespace="ml", name="farod-config",
+    ...                         key="farod.yaml", parse=parse_config_text, events=recorder,
+    ...                         initial=config)
+    >>> watcher.start()
+    >>> config = watcher.current          # the last good config; read it at every decision
+
+Why watch the API rather than the mounted file: a ConfigMap mounted with ``subPath`` never updates,
+and a plain mount updates after the kubelet's sync period, up to minutes later. A watch sees the edit
+at once. An edit is parsed with the daemon's own validator (``parse``, injected -- this module does
+not know the schema); a valid one replaces :attr:`PolicyWatcher.current` and posts a
+``PolicyApplied`` Event regarding the ConfigMap, an invalid one keeps the last good config, posts
+``PolicyRejected`` (Warning) with the validator's one-line message and sets :attr:`rejected`, which
+the daemon exports as a metric. :attr:`generation` counts applied configs so the daemon can rebuild
+its policy at the next decision. The watch restarts from the last seen ``resourceVersion`` when the
+server closes it, and from a fresh list after an error.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import kubernetes
+import structlog
+
+from farod.errors import FarodError
+from farod.kube.events import EventRecorder
+
+log = structlog.get_logger(__name__)
+Config = TypeVar("Config")
+
+
+class PolicyWatcher(Generic[Config]):
+    """Keeps the last good config parsed from ``data[key]`` of one ConfigMap."""
+
+    def __init__(
+        self,
+        *,
+        api_client: kubernetes.client.ApiClient,
+        namespace: str,
+        name: str,
+        key: str,
+        parse: Callable[[str], Config],
+        events: EventRecorder | None = None,
+        initial: Config | None = None,
+        watch_timeout_s: int = 300,
+        on_rejected: Callable[[bool], None] | None = None,
+    ):
+        self._core = kubernetes.client.CoreV1Api(api_client)
+        self.namespace, self.name, self.key = namespace, name, key
+        self._parse, self._events, self._on_rejected = parse, events, on_rejected
+        self.watch_timeout_s = watch_timeout_s
+        self.current: Config | None = initial
+        self.generation = 0
+        self.rejected = False
+        self.last_error: str | None = None
+        self._last_text: str | None = None
+        self._stop = threading.Event()
+        self._watch: kubernetes.watch.Watch | None = None
+        self._thread: threading.Thread | None = None
+
+    def handle(self, configmap: kubernetes.client.V1ConfigMap) -> None:
+        """Consider one version of the ConfigMap; unchanged text is ignored."""
+        text = (configmap.data or {}).get(self.key)
+        if text == self._last_text:
+            return
+        self._last_text = text
+        try:
+            if text is None:
+                raise FarodError(f"configmap {self.name}: no key {self.key!r}")
+            config = self._parse(text)
+        except FarodError as exc:
+            self._set_rejected(True, str(exc))
+            log.warning("policy_rejected", configmap=self.name, error=str(exc))
+            self._post(configmap, reason="PolicyRejected", note=str(exc), type="Warning")
+            return
+        self.current = config
+        self.generation += 1
+        self._set_rejected(False, None)
+        log.info("policy_applied", configmap=self.name, generation=self.generation)
+        self._post(configmap, reason="PolicyApplied", note=f"applied {self.key} at resourceVersion "
+                   f"{configmap.metadata.resource_version}", type="Normal")
+
+    def _set_rejected(self, rejected: bool, error: str | None) -> None:
+        self.rejected, self.last_error = rejected, error
+        if self._on_rejected:
+            self._on_rejected(rejected)
+
+    def _post(self, configmap, *, reason: str, note: str, type: str) -> None:
+        if self._events is None:
+            return
+        regarding = {"apiVersion": "v1", "kind": "ConfigMap", "namespace": self.namespace, "name": self.name}
+        if configmap.metadata.uid:
+            regarding["uid"] = configmap.metadata.uid
+        self._events.post(regarding=regarding, reason=reason, note=note, action="Reload", type=type)
+
+    def run(self) -> None:
+        """Watch until :meth:`stop`, resuming after server timeouts and errors."""
+        resource_version = None
+        while not self._stop.is_set():
+            self._watch = kubernetes.watch.Watch()
+            try:
+                for event in self._watch.stream(
+                    self._core.list_namespaced_config_map,
+                    self.namespace,
+                    field_selector=f"metadata.name={self.name}",
+                    resource_version=resource_version,
+                    timeout_seconds=self.watch_timeout_s,
+                ):
+                    configmap = event["object"]
+                    resource_version = configmap.metadata.resource_version
+                    if event["type"] in ("ADDED", "MODIFIED"):
+                        self.handle(configmap)
+            except (kubernetes.client.ApiException, OSError, ValueError) as exc:
+                if self._stop.is_set():
+                    break
+                log.warning("policy_watch_error", configmap=self.name, error=str(exc))
+                resource_version = None
+                self._stop.wait(1.0)
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name=f"watch-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        if self._watch is not None:
+            self._watch.stop()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None

@@ -1,0 +1,114 @@
+"""Policy hot reload: ConfigMap edits through a real watch; valid ones apply, invalid ones are rejected."""
+
+from __future__ import annotations
+
+import pathlib
+import time
+
+import pytest
+import yaml
+from fakekube import FakeKube
+
+from farod.daemon.config import parse_config
+from farod.errors import FarodError
+from farod.kube.events import EventRecorder
+from farod.kube.policy_watch import PolicyWatcher
+
+EXAMPLE = (pathlib.Path(__file__).resolve().parent.parent / "config" / "farod.example.yaml").read_text()
+
+
+def parse_text(text: str):
+    """The daemon's validator over the ConfigMap's YAML text."""
+    try:
+        return parse_config(yaml.safe_load(text))
+    except yaml.YAMLError as exc:
+        raise FarodError(f"farod.yaml: not valid YAML: {str(exc).splitlines()[0]}") from None
+
+
+def _configmap(text: str) -> dict:
+    return {"metadata": {"name": "farod-config"}, "data": {"farod.yaml": text}}
+
+
+def _events(kube):
+    return [(event["reason"], event["type"], event["note"], event["regarding"]["name"])
+            for event in sorted(kube.list_objects("events.k8s.io", "v1", "events", "ml"),
+                                key=lambda event: int(event["metadata"]["resourceVersion"]))]
+
+
+def _wait_for(condition, timeout_s=5.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def kube():
+    with FakeKube() as server:
+        server.put_object("", "v1", "configmaps", "ml", _configmap(EXAMPLE))
+        yield server
+
+
+@pytest.fixture
+def watcher(kube):
+    api_client = kube.api_client()
+    watcher = PolicyWatcher(api_client=api_client, namespace="ml", name="farod-config", key="farod.yaml",
+                            parse=parse_text, events=EventRecorder(api_client=api_client, namespace="ml",
+                                                                   instance="farod-0"),
+                            watch_timeout_s=1)
+    watcher.start()
+    assert _wait_for(lambda: watcher.generation == 1)
+    yield watcher
+    watcher.stop()
+
+
+def test_initial_configmap_is_applied(kube, watcher):
+    assert watcher.current.policy.name == "faro-fairsum"
+    assert not watcher.rejected
+    assert _wait_for(lambda: [event[0] for event in _events(kube)] == ["PolicyApplied"])
+
+
+def test_valid_edit_is_applied_and_announced(kube, watcher):
+    kube.put_object("", "v1", "configmaps", "ml", _configmap(EXAMPLE.replace("name: faro-fairsum", "name: aiad")))
+    assert _wait_for(lambda: watcher.generation == 2)
+    assert watcher.current.policy.name == "aiad"
+    assert _wait_for(lambda: [event[:2] for event in _events(kube)] == [("PolicyApplied", "Normal")] * 2)
+
+
+def test_invalid_edit_keeps_the_last_good_config_and_says_why(kube, watcher):
+    rejections = []
+    watcher._on_rejected = rejections.append
+    kube.put_object("", "v1", "configmaps", "ml", _configmap(EXAMPLE.replace("slo_ms: 720", "slo_ms: -5", 1)))
+    assert _wait_for(lambda: len(_events(kube)) == 2)
+    assert watcher.rejected
+    assert watcher.current.policy.name == "faro-fairsum" and watcher.generation == 1
+    reason, kind, note, regarding = _events(kube)[-1]
+    assert (reason, kind, regarding) == ("PolicyRejected", "Warning", "farod-config")
+    assert note == watcher.last_error and "jobs[0].slo_ms" in note
+    assert rejections == [True]
+    # a later valid edit clears the rejection
+    kube.put_object("", "v1", "configmaps", "ml", _configmap(EXAMPLE.replace("quantile: 0.6", "quantile: 0.7")))
+    assert _wait_for(lambda: watcher.generation == 2)
+    assert not watcher.rejected and rejections == [True, False]
+
+
+def test_broken_yaml_and_missing_key_are_rejected(kube, watcher):
+    kube.put_object("", "v1", "configmaps", "ml", _configmap("jobs: [\n"))
+    assert _wait_for(lambda: watcher.rejected)
+    assert "not valid YAML" in watcher.last_error
+    kube.put_object("", "v1", "configmaps", "ml", {"metadata": {"name": "farod-config"}, "data": {"other": "x"}})
+    assert _wait_for(lambda: "no key 'farod.yaml'" in (watcher.last_error or ""))
+    assert watcher.generation == 1
+    assert _wait_for(lambda: len(_events(kube)) == 3)
+    assert [event[0] for event in _events(kube)] == ["PolicyApplied", "PolicyRejected", "PolicyRejected"]
+
+
+def test_unrelated_changes_do_not_reapply(kube, watcher):
+    obj = kube.get_object("", "v1", "configmaps", "ml", "farod-config")
+    obj["metadata"]["labels"] = {"touched": "yes"}
+    kube.put_object("", "v1", "configmaps", "ml", obj)
+    assert _wait_for(lambda: len(_events(kube)) == 1)
+    time.sleep(0.3)  # give a wrong re-apply the time to show up
+    assert watcher.generation == 1 and len(_events(kube)) == 1
