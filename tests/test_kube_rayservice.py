@@ -122,7 +122,7 @@ def test_conflict_is_retried_on_the_new_text(kube, actuator):
     writes = {"done": False}
 
     def concurrent_writer(method, path, body):
-        if method == "PUT" and not writes["done"]:
+        if method == "PATCH" and not writes["done"]:
             writes["done"] = True
             obj = _stored(kube)
             obj["spec"]["serveConfigV2"] = obj["spec"]["serveConfigV2"].replace("route_prefix: /c1", "route_prefix: /v2")
@@ -132,12 +132,12 @@ def test_conflict_is_retried_on_the_new_text(kube, actuator):
     actuator.apply({"serve-cluster0/classifier": 6}, JOBS)
     text = _stored(kube)["spec"]["serveConfigV2"]
     assert "route_prefix: /v2" in text and "num_replicas:   6" in text  # both edits survive
-    assert [method for method, _, _ in kube.requests] == ["GET", "PUT", "GET", "PUT"]
+    assert [method for method, _, _ in kube.requests] == ["GET", "PATCH", "GET", "PATCH"]
 
 
 def test_endless_conflicts_give_up_with_reason_conflict(kube):
     def always_newer(method, path, body):
-        if method == "PUT":
+        if method == "PATCH":
             kube.put_object("ray.io", "v1", "rayservices", "ml", _stored(kube))
 
     kube.before(always_newer)

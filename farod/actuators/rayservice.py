@@ -17,9 +17,10 @@ to learn *where* each ``num_replicas`` value sits (node marks) and splices the n
 original text; a deployment without the key gets one line after its ``name``. The result is loaded
 again and compared with the intended config, so a splice that went wrong is never written.
 
-All targets go out in one ``replace`` carrying the ``resourceVersion`` that was read: KubeRay, a
-GitOps controller or a person may edit the RayService at the same time, and the API server answers
-409 to a stale write. Then the actuator reads again and redoes the rewrite on the new text, up to
+All targets go out in one merge patch of ``spec.serveConfigV2`` that carries the
+``metadata.resourceVersion`` it was computed from (so RBAC needs only ``patch``, and no other field is
+sent back): KubeRay, a GitOps controller or a person may edit the RayService at the same time, and
+the API server answers 409 to a patch whose resourceVersion is stale. Then the actuator reads again and redoes the rewrite on the new text, up to
 ``max_conflict_retries`` times. Re-asserting unchanged targets writes nothing. A deployment with its
 own ``autoscaling_config`` (or ``num_replicas: auto``) would fight farod and is refused.
 """
@@ -59,7 +60,7 @@ def _named_items(sequence, name: str):
 
 def _deployment_node(root, application: str, deployment: str) -> yaml.MappingNode:
     if not isinstance(root, yaml.MappingNode):
-        raise ActuationError("serveConfigV2: not a YAML mapping", reason="invalid")
+        raise ActuationError("serveConfigV2: not a YAML mapping", reason="rejected")
     app = _named_items(_mapping_get(root, "applications")[1], application)
     if app is None:
         raise ActuationError(f"serveConfigV2: no application {application!r}", reason="not_found")
@@ -77,7 +78,7 @@ def _compose(text: str):
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        raise ActuationError(f"serveConfigV2: not valid YAML: {str(exc).splitlines()[0]}", reason="invalid") from None
+        raise ActuationError(f"serveConfigV2: not valid YAML: {str(exc).splitlines()[0]}", reason="rejected") from None
 
 
 def _autoscaling(node: yaml.MappingNode) -> bool:
@@ -97,7 +98,7 @@ def read_num_replicas(text: str, application: str, deployment: str) -> tuple[int
     except ValueError:
         raise ActuationError(
             f"serveConfigV2: {application}/{deployment} num_replicas {replicas.value!r} is not an integer",
-            reason="invalid",
+            reason="rejected",
         ) from None
 
 
@@ -143,7 +144,7 @@ def _check_rewrite(original: str, rewritten: str, targets: Mapping[tuple[str, st
             if key in targets:
                 deployment["num_replicas"] = targets[key]
     if yaml.safe_load(rewritten) != expected:
-        raise ActuationError("serveConfigV2: rewrite changed more than num_replicas; not applied", reason="invalid")
+        raise ActuationError("serveConfigV2: rewrite changed more than num_replicas; not applied", reason="rejected")
 
 
 class RayServiceActuator(Actuator):
@@ -173,8 +174,8 @@ class RayServiceActuator(Actuator):
         except kubernetes.client.ApiException as exc:
             if exc.status == 409:
                 raise
-            reason = {401: "unauthorized", 403: "unauthorized", 404: "not_found", 400: "invalid", 422: "invalid"}
-            kind = reason.get(exc.status, "http_5xx" if (exc.status or 0) >= 500 else "api_error")
+            reason = {401: "unauthorized", 403: "unauthorized", 404: "not_found"}
+            kind = reason.get(exc.status, "http_5xx" if (exc.status or 0) >= 500 else "rejected")
             raise ActuationError(f"{where}: {exc.status} {exc.reason}", reason=kind) from None
         except urllib3.exceptions.TimeoutError:
             raise ActuationError(f"{where}: no answer within {self.timeout_s:g} s", reason="timeout") from None
@@ -208,18 +209,18 @@ class RayServiceActuator(Actuator):
         wanted = {(jobs[key].application, jobs[key].deployment): int(replicas) for key, replicas in targets.items()}
         for _ in range(self.max_conflict_retries + 1):
             obj = self._get()
-            spec = obj.get("spec") or {}
-            text = spec.get("serveConfigV2")
+            text = (obj.get("spec") or {}).get("serveConfigV2")
             if not isinstance(text, str):
                 raise ActuationError(
-                    f"rayservice {self.namespace}/{self.rayservice}: spec.serveConfigV2 is not set", reason="invalid"
+                    f"rayservice {self.namespace}/{self.rayservice}: spec.serveConfigV2 is not set", reason="rejected"
                 )
             rewritten = rewrite_num_replicas(text, wanted)
             if rewritten == text:
                 return  # re-asserting what is already there writes nothing
-            spec["serveConfigV2"] = rewritten
+            patch = {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
+                     "spec": {"serveConfigV2": rewritten}}
             try:
-                self._call(self._api.replace_namespaced_custom_object, self.rayservice, obj)
+                self._call(self._api.patch_namespaced_custom_object, self.rayservice, patch)
                 return
             except kubernetes.client.ApiException:  # 409: someone wrote in between; redo on the new text
                 continue
