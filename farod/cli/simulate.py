@@ -1,0 +1,261 @@
+"""``farod simulate`` and ``farod compare``: trace-driven evaluation of policies (CONTRACTS.md §4).
+
+Example::
+
+    farod simulate --cpus 32 --policy aiad --seed 42 --json -
+    farod compare --cpus 32,36 --policies fairshare,aiad,faro-fairsum --seeds 24,42 --out out --json out/compare.json
+
+Both replay a trace (default: the bundled Azure/Twitter day-10 trace) through :mod:`farod.sim`; a
+``simulate`` is a comparison of one run. Runs go to local cores (``--workers``, default all) or to an
+existing Ray cluster (``--ray-address``). The JSON is ``{"runs": [RECORD, ...]}``; the table goes to
+the terminal (stderr when the JSON goes to stdout) and, with ``--out DIR``, figures are written there.
+Ctrl-C stops the suite but still writes the records of the runs that finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from importlib import resources
+
+from farod.errors import FarodError
+
+_DATA = resources.files("farod") / "data"
+DEFAULT_TRACE = str(_DATA / "azure_twitter_10jobs_day10.jsonl")
+DEFAULT_TRAIN = str(_DATA / "azure_twitter_10jobs_days1-10_6h_per_minute.csv")
+DEFAULT_SEEDS = "24,32,40,42,62"
+
+
+def register(subparsers) -> None:
+    simulate = subparsers.add_parser("simulate", help="simulate one policy on a trace")
+    simulate.add_argument("--cpus", type=_positive_number, required=True, help="CPU quota")
+    simulate.add_argument("--policy", required=True, help="policy name (see `farod compare --help`)")
+    simulate.add_argument("--seed", type=_integer, default=42)
+    _common(simulate)
+    simulate.set_defaults(handler=run_simulate)
+
+    compare = subparsers.add_parser("compare", help="compare policies x quotas x seeds on a trace")
+    compare.add_argument("--cpus", type=_list_of(_positive_number), required=True, help="CPU quotas, e.g. 32,36")
+    compare.add_argument("--policies", type=_list_of(str), required=True, help="e.g. fairshare,aiad,faro-sum")
+    compare.add_argument("--seeds", type=_list_of(_integer), default=_list_of(_integer)(DEFAULT_SEEDS))
+    _common(compare)
+    compare.set_defaults(handler=run_compare)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trace", default=None, metavar="FILE", help="JSON-lines trace (default: bundled day 10)")
+    parser.add_argument("--train", default=None, metavar="CSV",
+                        help="earlier days for the forecasters (default with the bundled trace: the bundled CSV; "
+                             "'none' for none)")  # fmt: skip
+    parser.add_argument("--config", default=None, metavar="FILE", help="simulation parameters (YAML or JSON)")
+    parser.add_argument("--unit-time", type=_positive_number, default=60.0, metavar="SECONDS",
+                        help="seconds per trace line")  # fmt: skip
+    parser.add_argument("--jobs", type=_positive_integer, default=None, help="replicate the trace's jobs to N jobs")
+    parser.add_argument("--minutes", type=_positive_integer, default=None, help="replay only the first M units")
+    parser.add_argument("--policy-params", type=_json_object, default={}, metavar="JSON",
+                        help="policy parameters: an object, or objects keyed by policy name")  # fmt: skip
+    parser.add_argument("--json", default=None, metavar="OUT", help="write the records here ('-' for stdout)")
+    parser.add_argument("--out", default=None, metavar="DIR", help="write figures (and the JSON if no --json) here")
+    parser.add_argument("--workers", type=_positive_integer, default=os.cpu_count() or 1, help="local processes")
+    parser.add_argument("--ray-address", default=None, metavar="ADDR", help="run on this existing Ray cluster")
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    return _run(args, policies=[args.policy], cpus=[args.cpus], seeds=[args.seed], name="simulate")
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    return _run(args, policies=args.policies, cpus=args.cpus, seeds=args.seeds, name="compare")
+
+
+def _run(args: argparse.Namespace, *, policies: list[str], cpus: list[float], seeds: list[int], name: str) -> int:
+    from farod.sim import report  # imported here: `farod --help` must not load numba
+    from farod.sim.suite import Suite, execute
+
+    trace = _trace(args)
+    suite = Suite(
+        trace=trace,
+        policies=list(dict.fromkeys(policies)),
+        cpus=list(dict.fromkeys(cpus)),
+        seeds=list(dict.fromkeys(seeds)),
+        config=_config(args.config),
+        policy_params=_params_by_policy(args.policy_params, policies),
+        train=_train(trace, args),
+    )
+    suite.check()
+    json_path = args.json or (os.path.join(args.out, f"{name}.json") if args.out else None)
+    terminal = sys.stderr if json_path == "-" else sys.stdout
+    if args.out:
+        _make_dir(args.out)
+    results = []
+    progress = _Progress(total=len(suite.runs), label=name)
+    interrupted = False
+    try:
+        for result in execute(suite, workers=args.workers, ray_address=args.ray_address):
+            results.append(result)
+            progress.update(result.record)
+    except KeyboardInterrupt:
+        interrupted = True
+    progress.close()
+    order = {(spec.policy, spec.cpus, spec.seed): i for i, spec in enumerate(suite.runs)}
+    results.sort(key=lambda result: order[result.record["policy"], result.record["cpus"], result.record["seed"]])
+    records = [_json_record(result.record) for result in results]
+    if json_path:
+        _write_json(json_path, {"runs": records, **({"interrupted": True} if interrupted else {})})
+    if records:
+        print(report.table(records), file=terminal)
+    if args.out and records:
+        _figures(args.out, records, results, report)
+    if interrupted:
+        raise KeyboardInterrupt
+    return 0
+
+
+def _trace(args: argparse.Namespace):
+    from farod.trace import read_trace
+
+    return read_trace(args.trace or DEFAULT_TRACE, jobs=args.jobs, minutes=args.minutes, unit_s=args.unit_time)
+
+
+def _train(trace, args: argparse.Namespace) -> dict | None:
+    """Per job key, the earlier days its forecaster may learn from (never the trace's own day)."""
+    from farod.forecast.backtest import read_train_csv, train_for
+
+    path = args.train if args.train is not None else (None if args.trace else DEFAULT_TRAIN)
+    if path is None or path == "none":
+        return None
+    per_job = train_for(trace, read_train_csv(path))
+    return {key: days for key, days in zip(trace.keys, per_job) if days is not None}
+
+
+def _config(path: str | None):
+    from farod.sim.config import load_config
+
+    return load_config(path)
+
+
+def _params_by_policy(params: dict, policies: list[str]) -> dict:
+    """``{"aiad": {...}}`` as given, or one flat object applied to every policy of the suite."""
+    from farod.policies import NAMES
+
+    if params and all(key in NAMES for key in params):
+        for key, value in params.items():
+            if not isinstance(value, dict):
+                raise FarodError(f"--policy-params: {key} must map to an object of parameters")
+        return params
+    return {name: params for name in policies} if params else {}
+
+
+def _figures(out: str, records: list[dict], results: list, report) -> None:
+    report.bar_chart(records, os.path.join(out, "compare.png"))
+    first_seed: dict[tuple[str, float], object] = {}
+    for result in results:
+        first_seed.setdefault((result.record["policy"], result.record["cpus"]), result)
+    for (policy, cpus), result in first_seed.items():
+        path = os.path.join(out, f"timeline-{policy}-{cpus:g}cpu.png")
+        report.timeline_figure(result.timeline, path, title=f"{policy}, {cpus:g} CPUs, seed {result.record['seed']}")
+
+
+def _json_record(record: dict) -> dict:
+    """Whole quotas print as integers (``"cpus": 32``), as a user typed them."""
+    quota = {name: _whole(amount) for name, amount in record["quota"].items()}
+    return {**record, "cpus": _whole(record["cpus"]), "quota": quota}
+
+
+def _whole(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+def _write_json(path: str, data: dict) -> None:
+    from farod.cli.plan import _write_json as write  # one JSON writer for every command
+
+    directory = os.path.dirname(path) if path != "-" else ""
+    if directory:
+        _make_dir(directory)
+    write(path, data)
+
+
+def _make_dir(path: str) -> None:
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise FarodError(f"--out: cannot create {path}: {exc.strerror}") from None
+
+
+class _Progress:
+    """A one-line progress bar on stderr (a line per run when stderr is not a terminal)."""
+
+    def __init__(self, *, total: int, label: str):
+        self.total = total
+        self.label = label
+        self.done = 0
+        self.started = time.monotonic()
+        self.tty = sys.stderr.isatty()
+        self._draw(last="")
+
+    def update(self, record: dict) -> None:
+        self.done += 1
+        self._draw(last=f"{record['policy']} {record['cpus']:g} CPUs seed {record['seed']}: {record['wall_s']:.1f} s")
+
+    def _draw(self, *, last: str) -> None:
+        width = 24
+        filled = width * self.done // max(self.total, 1)
+        bar = "#" * filled + "." * (width - filled)
+        line = f"{self.label} [{bar}] {self.done}/{self.total} runs, {time.monotonic() - self.started:.0f} s"
+        line += f"  {last}" if last else ""
+        if self.tty:
+            sys.stderr.write("\r" + line[:120].ljust(120))
+        elif last:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            sys.stderr.write("\n")
+
+
+def _list_of(item_type):
+    def parse(text: str) -> list:
+        values = [item_type(part.strip()) for part in text.split(",") if part.strip()]
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+        return values
+
+    return parse
+
+
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def _positive_integer(text: str) -> int:
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc.msg})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object")
+    return value
