@@ -6,7 +6,7 @@ Example::
     >>> from farod.policies.base import JobObservation, JobSpec, Observation
     >>> fallback = ReactiveFallback(jobs={"a/m": JobSpec(application="a", deployment="m", slo_ms=720)})
     >>> hot = lambda t: Observation(now=t, quota={"cpu": 8}, jobs={"a/m": JobObservation(
-    ...     history=np.zeros(0), mean_latency_ms=900.0, replicas=2)})
+    ...     history=np.zeros(0), mean_latency_ms=900.0, replicas=2, running_replicas=2)})
     >>> [fallback.react(hot(t)).replicas for t in (0, 10, 20)]
     [{}, {}, {'a/m': 3}]
 
@@ -15,6 +15,14 @@ a job's 30-s mean latency is above its SLO; after 3 consecutive such checks it a
 never removes one (removing is the planner's call, made with all jobs in view). Faro's policies and
 MArk share this object. "3 consecutive checks" is kept as a duration, ``(checks - 1) · tick``, so a
 delayed tick cannot make it fire early or late (see :mod:`farod.policies.hysteresis`).
+
+The fallback only spends what is there to spend, so it cannot undo the plan:
+
+- a job whose replicas are still starting is not given more: help is already on its way (a cold
+  replica needs 35 s, longer than the 20 s the checks take);
+- a replica is added only where the quota has room for it, worst job first. On a full cluster an extra
+  ask would only queue a pending replica that later grabs whatever capacity frees up, quietly
+  overriding the planner's allocation.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from collections.abc import Mapping
 
 from farod.policies.base import Decision, JobSpec, Observation
 from farod.policies.hysteresis import Hysteresis, latency_direction
+from farod.policies.resources import fitting_replicas, remaining
 
 
 class ReactiveFallback:
@@ -33,12 +42,17 @@ class ReactiveFallback:
         self._above = Hysteresis(up_s=(checks - 1) * tick_interval_s)
 
     def react(self, observation: Observation) -> Decision:
-        wanted = {}
-        for key, reading in observation.jobs.items():
-            if key not in self.jobs:
-                continue
+        readings = {key: reading for key, reading in observation.jobs.items() if key in self.jobs}
+        due = []
+        for key, reading in readings.items():
             above = max(0, latency_direction(reading, self.jobs[key].slo_ms))
-            if self._above.update(key, above, now=observation.now):
-                wanted[key] = reading.replicas + 1
+            if self._above.update(key, above, now=observation.now) and reading.running_replicas >= reading.replicas:
+                due.append(key)
+        free = remaining(observation.quota, [(self.jobs[key], reading.replicas) for key, reading in readings.items()])
+        wanted = {}
+        for key in sorted(due, key=lambda key: -readings[key].mean_latency_ms / self.jobs[key].slo_ms):
+            if fitting_replicas(self.jobs[key], free) >= 1:
+                wanted[key] = readings[key].replicas + 1
+                free = remaining(free, [(self.jobs[key], 1)])
         reason = f"latency above SLO for {len(wanted)} job(s)" if wanted else ""
         return Decision(replicas=wanted, kind="react", reason=reason)
