@@ -69,6 +69,21 @@ def test_fallback_adds_one_replica_after_three_consecutive_checks_and_never_remo
     assert {t: r for t, r in fired.items() if r} == {50: {"a/m": 6}, 80: {"a/m": 6}}
 
 
+def test_fallback_spends_only_free_quota_worst_job_first():
+    fallback = ReactiveFallback(jobs=specs("a", "b", "c"), checks=1)
+    readings = dict(a=reading(mean_latency_ms=900.0, replicas=3), b=reading(mean_latency_ms=2000.0, replicas=3),
+                    c=reading(mean_latency_ms=100.0, replicas=3))
+    assert fallback.react(observe(0, quota=10, **readings)).replicas == {"b/m": 4}
+    assert fallback.react(observe(10, quota=9, **readings)).replicas == {}
+
+
+def test_fallback_waits_for_replicas_that_are_still_starting():
+    fallback = ReactiveFallback(jobs=specs("a"), checks=1)
+    starting = reading(mean_latency_ms=900.0, replicas=4, running_replicas=3)
+    assert fallback.react(observe(0, a=starting)).replicas == {}
+    assert fallback.react(observe(10, a=reading(mean_latency_ms=900.0, replicas=4))).replicas == {"a/m": 5}
+
+
 def _ray(**params):
     return create("rayserve", jobs=specs("a"), quota={"cpu": 8}, params=params)
 
