@@ -1,0 +1,296 @@
+"""helm/farod: lint, render (defaults and every switch), validate, and keep its parts consistent.
+
+Real helm (``make .tools/helm``) renders the chart; kubernetes-validate checks every built-in
+object against the Kubernetes OpenAPI schema, promtool checks the PrometheusRule, the daemon's own
+parser reads the rendered policy ConfigMap, and the RayService example is checked against farod's
+schema of the fields it patches.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+import shutil
+import subprocess
+import tarfile
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from farod import policies
+from farod.actuators.rayservice import read_num_replicas
+from farod.daemon.config import parse_config
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CHART = ROOT / "helm" / "farod"
+EXAMPLE_VALUES = CHART / "examples" / "values-10jobs-32cpu.yaml"
+RAYSERVICE_SCHEMA = json.loads((ROOT / "tests" / "schemas" / "rayservice.schema.json").read_text())
+KUBERNETES_VERSION = "1.30.0"
+EVERY_SWITCH = ["serviceMonitor.enabled=true", "prometheusRule.enabled=true", "rulesConfigMap.enabled=true",
+                "grafana.dashboards.enabled=true", "grafana.alerts.enabled=true",
+                "prometheusRule.additionalLabels.release=kube-prometheus-stack",
+                "quota.fromResourceQuota.name=compute-quota"]
+OPERATOR_API = ["--api-versions", "monitoring.coreos.com/v1"]
+
+
+def _helm() -> str:
+    local = ROOT / ".tools" / "helm"
+    path = str(local) if local.exists() else shutil.which("helm")
+    if path is None:
+        pytest.fail("helm not found: run `make .tools/helm`")
+    return path
+
+
+def helm(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([_helm(), *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def render(*options: str, sets: list[str] = ()) -> list[dict]:
+    result = helm("template", "farod", str(CHART), "--namespace", "ml", *options,
+                  *[arg for value in sets for arg in ("--set", value)])
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def by_kind(docs: list[dict]) -> dict[str, list[dict]]:
+    kinds: dict[str, list[dict]] = {}
+    for doc in docs:
+        kinds.setdefault(doc["kind"], []).append(doc)
+    return kinds
+
+
+def _policy_configmap(docs) -> dict:
+    return next(doc for doc in docs if doc["kind"] == "ConfigMap" and "farod.yaml" in doc.get("data", {}))
+
+
+@pytest.fixture(scope="module")
+def defaults():
+    return render()
+
+
+@pytest.fixture(scope="module")
+def everything():
+    return render(*OPERATOR_API, sets=EVERY_SWITCH)
+
+
+def test_lint_strict_passes_for_defaults_and_the_example():
+    for extra in ([], ["-f", str(EXAMPLE_VALUES)]):
+        result = helm("lint", "--strict", str(CHART), *extra)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "0 chart(s) failed" in result.stdout
+
+
+def test_defaults_render_the_core_objects(defaults):
+    assert sorted(by_kind(defaults)) == ["ConfigMap", "Deployment", "Role", "RoleBinding", "Service",
+                                         "ServiceAccount"]
+
+
+def test_every_switch_renders_every_object(everything):
+    kinds = by_kind(everything)
+    assert sorted(kinds) == ["ConfigMap", "Deployment", "PrometheusRule", "Role", "RoleBinding", "Service",
+                             "ServiceAccount", "ServiceMonitor"]
+    assert len(kinds["ConfigMap"]) == 4  # policy, rules, dashboard, Grafana alerts
+    assert kinds["PrometheusRule"][0]["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def test_operator_objects_need_the_crd_in_the_cluster():
+    kinds = by_kind(render(sets=EVERY_SWITCH))
+    assert "PrometheusRule" not in kinds and "ServiceMonitor" not in kinds
+
+
+@pytest.mark.parametrize("name", ["defaults", "everything"])
+def test_builtin_objects_are_valid_kubernetes(name, request):
+    checked = 0
+    for doc in request.getfixturevalue(name):
+        if doc["apiVersion"].startswith("monitoring.coreos.com"):
+            continue
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        checked += 1
+    assert checked >= 6
+
+
+def test_every_object_carries_the_recommended_labels(everything):
+    for doc in everything:
+        labels = doc["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "farod", doc["kind"]
+        assert labels["app.kubernetes.io/instance"] == "farod"
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+        assert "app.kubernetes.io/version" in labels
+
+
+def test_deployment_is_probed_non_root_and_read_only(defaults):
+    deployment = by_kind(defaults)["Deployment"][0]
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert deployment["spec"]["replicas"] == 2
+    assert container["args"] == ["run", "--config", "/etc/farod/farod.yaml"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    assert {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in container["env"]
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "config")
+    assert "subPath" not in mount  # subPath mounts never see ConfigMap edits
+
+
+def test_rbac_is_least_privilege_without_wildcards(defaults, everything):
+    def rules(docs):
+        return {(group, resource): rule["verbs"] for rule in by_kind(docs)["Role"][0]["rules"]
+                for group in rule["apiGroups"] for resource in rule["resources"]}
+
+    expected = {("ray.io", "rayservices"): ["get", "list", "watch", "patch"],
+                ("", "configmaps"): ["get", "list", "watch"],
+                ("coordination.k8s.io", "leases"): ["get", "create", "update"],
+                ("events.k8s.io", "events"): ["create", "patch"]}
+    assert rules(defaults) == expected
+    assert rules(everything) == {**expected, ("", "resourcequotas"): ["get", "list"], ("", "pods"): ["get", "list"]}
+    for doc in everything:
+        if doc["kind"] in ("Role", "ClusterRole"):
+            text = json.dumps(doc["rules"])
+            assert "*" not in text
+    assert "ClusterRole" not in by_kind(everything)
+    binding = by_kind(defaults)["RoleBinding"][0]
+    assert binding["subjects"][0]["name"] == by_kind(defaults)["ServiceAccount"][0]["metadata"]["name"]
+
+
+@pytest.mark.parametrize("values_file", [None, EXAMPLE_VALUES])
+def test_policy_configmap_is_a_valid_farod_config(values_file):
+    docs = render(*(["-f", str(values_file)] if values_file else []))
+    config = parse_config(yaml.safe_load(_policy_configmap(docs)["data"]["farod.yaml"]))
+    assert config.kubernetes.enabled and config.kubernetes.namespace == "ml"
+    assert config.kubernetes.policy_configmap_name == _policy_configmap(docs)["metadata"]["name"]
+    assert config.kubernetes.leader_election.lease_name == "farod"
+    assert config.actuator.kind == "rayservice" and config.actuator.rayservice.namespace == "ml"
+    if values_file:
+        assert len(config.jobs) == 10 and config.quota == {"cpu": 32.0}
+        assert config.policy.name == "faro-fairsum" and dict(config.policy.params) == {"quantile": 0.6}
+
+
+def test_resource_quota_switch_reaches_the_config(everything):
+    config = parse_config(yaml.safe_load(_policy_configmap(everything)["data"]["farod.yaml"]))
+    assert config.quota_resource_quota == "compute-quota" and config.quota == {}
+
+
+@pytest.mark.parametrize("bad, complaint", [
+    ("policy.name=oracle", "policy.name must be one of the following"),
+    ("policy.name=fastest", "policy.name must be one of the following"),
+    ("replicaCount=2,leaderElection.enabled=false", "replicaCount"),
+    ("actuator.kind=kubectl", "actuator.kind must be one of the following"),
+    ("quota.fromResourceQuota.name=Not_A_Name", "quota.fromResourceQuota.name"),
+    ("serviceMonitor.interval=soon", "serviceMonitor.interval"),
+    ("replicaCnt=1", "Additional property replicaCnt is not allowed"),
+    ("jobs[0].application=a,jobs[0].deployment=m,jobs[0].sloMs=-5", "jobs.0.sloMs"),
+])
+def test_schema_rejects_bad_values(bad, complaint):
+    result = helm("template", "farod", str(CHART), "--set", bad)
+    assert result.returncode != 0
+    assert "don't meet the specifications of the schema" in result.stderr
+    assert complaint in result.stderr
+
+
+def test_schema_policy_list_is_the_live_policy_registry():
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    live = [name for name in policies.NAMES if name != "oracle"]  # the oracle reads the future
+    assert sorted(schema["properties"]["policy"]["properties"]["name"]["enum"]) == sorted(live)
+
+
+def test_value_keys_checked_from_outside_exist():
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    for path in ("replicaCount", "policy.name", "prometheusRule.enabled", "serviceMonitor.enabled",
+                 "grafana.dashboards.enabled", "grafana.alerts.enabled", "leaderElection.enabled"):
+        node = values
+        for part in path.split("."):
+            node = node[part]
+        assert node is not None, path
+
+
+def test_rules_have_one_source(everything, tmp_path):
+    link = CHART / "files" / "rules"
+    assert link.is_symlink() and link.resolve() == (ROOT / "rules").resolve()
+    source = (ROOT / "rules" / "farod.rules.yaml").read_text()
+    rule = by_kind(everything)["PrometheusRule"][0]
+    assert rule["spec"] == yaml.safe_load(source)
+    rules_configmap = next(d for d in everything if d["metadata"]["name"].endswith("-rules"))
+    assert rules_configmap["data"]["farod.rules.yaml"].strip() == source.strip()
+    # what the operator would load is valid Prometheus rules
+    rendered = tmp_path / "rendered.rules.yaml"
+    rendered.write_text(yaml.safe_dump(rule["spec"]))
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool not found: install the Debian package prometheus"
+    check = subprocess.run([promtool, "check", "rules", str(rendered)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_packaged_chart_carries_the_rules(tmp_path):
+    result = helm("package", str(CHART), "--destination", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    archive = next(tmp_path.glob("farod-*.tgz"))
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert "farod/files/rules/farod.rules.yaml" in names
+    assert not any("/files/rules/tests/" in name for name in names)
+
+
+RECORDED = {rule["record"] for group in yaml.safe_load((ROOT / "rules" / "farod.rules.yaml").read_text())["groups"]
+            for rule in group["rules"] if "record" in rule}
+FAROD_METRICS = {"farod_target_replicas", "farod_forecast_requests_per_second", "farod_predicted_latency_seconds",
+                 "farod_utility", "farod_quota_used_ratio", "farod_decision_duration_seconds_bucket",
+                 "farod_actuation_errors_total", "farod_signal_stale", "farod_policy_info", "farod_leader",
+                 "farod_slo_seconds"}
+
+
+def test_grafana_dashboard_configmap(everything):
+    configmap = next(d for d in everything if d["metadata"]["name"].endswith("-dashboard"))
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(configmap["data"]["farod.json"])
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
+    titles = {panel["title"] for panel in dashboard["panels"]}
+    for wanted in ("Request rate and forecast per job", "Replicas vs target", "p99 latency vs SLO", "Utility per job",
+                   "Quota use", "Decision time", "Signal staleness"):
+        assert wanted in titles
+    for panel in dashboard["panels"]:
+        assert panel["datasource"]["uid"] == "${datasource}"
+        for target in panel["targets"]:
+            names = set(re.findall(r"[a-z_:][a-z0-9_:]*(?=[{\[ )]|$)", target["expr"]))
+            metrics = {n for n in names if n.startswith("farod_") or ":" in n}
+            assert metrics, target["expr"]
+            assert metrics <= FAROD_METRICS | RECORDED, metrics - FAROD_METRICS - RECORDED
+
+
+def test_grafana_alert_provisioning(everything):
+    configmap = next(d for d in everything if d["metadata"]["name"].endswith("-grafana-alerts"))
+    assert configmap["metadata"]["labels"]["grafana_alert"] == "1"
+    provisioning = yaml.safe_load(configmap["data"]["farod-alerts.yaml"])
+    assert provisioning["apiVersion"] == 1
+    rules = provisioning["groups"][0]["rules"]
+    alerts = [rule for group in yaml.safe_load((ROOT / "rules" / "farod.rules.yaml").read_text())["groups"]
+              for rule in group["rules"] if "alert" in rule]
+    assert [rule["title"] for rule in rules] == [alert["alert"] for alert in alerts]
+    for rule, alert in zip(rules, alerts):
+        assert rule["data"][0]["model"]["expr"] == alert["expr"]
+        assert rule["condition"] == "C" and rule["for"] == alert.get("for", "0s")
+        assert "$value " not in json.dumps(rule["annotations"])  # Grafana spells it $values.B.Value
+    assert len({rule["uid"] for rule in rules}) == len(rules)
+
+
+def test_example_rayservice_serves_every_example_job():
+    rayservice = yaml.safe_load((CHART / "examples" / "rayservice.yaml").read_text())
+    jsonschema.validate(rayservice, RAYSERVICE_SCHEMA)
+    serve_config = yaml.safe_load(rayservice["spec"]["serveConfigV2"])
+    jsonschema.validate(serve_config, {"$defs": RAYSERVICE_SCHEMA["$defs"], "$ref": "#/$defs/ServeConfig"})
+    values = yaml.safe_load(EXAMPLE_VALUES.read_text())
+    assert values["actuator"]["rayservice"]["name"] == rayservice["metadata"]["name"]
+    for job in values["jobs"]:
+        assert read_num_replicas(rayservice["spec"]["serveConfigV2"], job["application"], job["deployment"]) == (1, False)
+
+
+def test_rayservice_schema_rejects_what_farod_cannot_patch():
+    bad = {"apiVersion": "ray.io/v1", "kind": "RayService", "metadata": {"name": "Serving"}, "spec": {}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, RAYSERVICE_SCHEMA)
