@@ -126,7 +126,7 @@ def test_deployment_is_probed_non_root_and_read_only(defaults):
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert deployment["spec"]["replicas"] == 2
-    assert container["args"] == ["run", "--config", "/etc/farod/farod.yaml"]
+    assert container["args"] == ["--config", "/etc/farod/farod.yaml"]  # entrypoint: farod run
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] != 0
@@ -207,6 +207,22 @@ def test_value_keys_checked_from_outside_exist():
         for part in path.split("."):
             node = node[part]
         assert node is not None, path
+
+
+def test_readme_documents_every_value():
+    readme = (CHART / "README.md").read_text()
+    free_form = {"resources", "podSecurityContext", "securityContext", "params", "resources", "additionalLabels"}
+
+    def keys(node, prefix=""):
+        for key, value in node.items():
+            path = f"{prefix}{key}"
+            if isinstance(value, dict) and value and key not in free_form:
+                yield from keys(value, f"{path}.")
+            else:
+                yield path
+
+    missing = [key for key in keys(yaml.safe_load((CHART / "values.yaml").read_text())) if f"| `{key}` |" not in readme]
+    assert not missing
 
 
 def test_rules_have_one_source(everything, tmp_path):

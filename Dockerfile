@@ -1,0 +1,22 @@
+# farod: the SLO-aware autoscaler daemon. Built for the Helm chart (helm/farod), which runs it as
+# uid 10001 on a read-only root filesystem with the config mounted at /etc/farod.
+#   docker build -t farod .
+#   docker run -v $PWD/config:/etc/farod farod --config /etc/farod/farod.example.yaml
+
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY farod ./farod
+RUN pip install --no-cache-dir --prefix=/install .
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+COPY --from=build /install /usr/local
+RUN groupadd --system --gid 10001 farod \
+ && useradd --system --uid 10001 --gid farod --no-create-home --shell /usr/sbin/nologin farod
+# numeric, so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd
+USER 10001:10001
+EXPOSE 8080
+ENTRYPOINT ["farod", "run"]
+CMD ["--config", "/etc/farod/farod.yaml"]
