@@ -81,7 +81,7 @@ class Timeline:
     keys: list[str]
     unit_s: float
     slo_ms: np.ndarray  # (jobs,)
-    arrivals: np.ndarray  # (jobs, units) requests
+    arrivals: np.ndarray  # (jobs, units) requests that arrived (a Poisson draw around the trace's counts)
     replicas: np.ndarray  # (jobs, units) time-averaged replicas starting or ready
     p99_ms: np.ndarray  # (jobs, units), NaN without arrivals, inf when the p99 request was rejected
 
@@ -235,7 +235,7 @@ class _Run:
             keys=list(self.scenario.jobs),
             unit_s=self.unit_s,
             slo_ms=slo_ms,
-            arrivals=metrics.job_unit_requests,
+            arrivals=self.state.arrivals.copy(),
             replicas=self.replica_seconds / self.unit_s,
             p99_ms=metrics.job_unit_p99_s * 1000,
         )

@@ -162,7 +162,7 @@ class KernelState:
 
 
 def advance(state: KernelState, t_end: float) -> None:
-    """Simulate every job up to ``t_end`` (events at ``t_end`` itself belong to the next call)."""
+    """Simulate every job up to ``t_end``, events at ``t_end`` included: a tick sees what happened by then."""
     while _advance(t_end, *state._args()):
         state.grow_output()
 
@@ -430,7 +430,7 @@ def _advance(t_end, rates, unit_s, dist, max_ongoing, queue_cap, rng, next_reque
             t_transit = transit[job, 0, REACH] if job_i[job, TRANSIT] > 0 else np.inf
             t_arrival = next_request[job, ARRIVAL]
             now = min(t_heap, t_transit, t_arrival)
-            if now >= t_end:
+            if now > t_end or now == np.inf:
                 break
             if out_count[0] >= capacity:
                 return True

@@ -41,7 +41,6 @@ class RequestMetrics:
     request_slo_attainment: float
     p99_ms: float | None  # None when no request completed
     job_unit_p99_s: np.ndarray  # (jobs, units), NaN where no request arrived
-    job_unit_requests: np.ndarray  # (jobs, units)
 
 
 def request_metrics(
@@ -74,7 +73,6 @@ def request_metrics(
         request_slo_attainment=float(within.mean()) if len(within) else 1.0,
         p99_ms=float(np.percentile(completed, 99) * 1000) if completed.size else None,
         job_unit_p99_s=p99,
-        job_unit_requests=counts,
     )
 
 
