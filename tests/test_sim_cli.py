@@ -1,0 +1,123 @@
+"""`farod simulate` / `farod compare` as a user runs them: bad input, the JSON shape, Ctrl-C."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from farod.cli import main
+
+RECORD_FIELDS = {
+    "policy", "cpus", "seed", "jobs", "minutes", "requests", "slo_violation_rate", "lost_utility",
+    "request_slo_attainment", "p99_ms", "dropped", "avg_replicas", "max_replicas", "scaling_actions",
+    "decision_ms_p50", "wall_s",
+}  # fmt: skip
+
+
+@pytest.fixture
+def tiny_trace(tmp_path):
+    path = tmp_path / "tiny.jsonl"
+    lines = [{"ts": m, "counts": {"a": {"m": 300 + 60 * m}, "b": {"m": 120}}} for m in range(5)]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return str(path)
+
+
+def one_error_line(capsys, argv):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("farod: error: ")
+    return err[0]
+
+
+def test_unknown_policy(capsys, tiny_trace):
+    line = one_error_line(capsys, ["compare", "--trace", tiny_trace, "--cpus", "4", "--policies", "aiad,hpa"])
+    assert "unknown policy 'hpa'" in line
+
+
+def test_malformed_trace_line_is_named(capsys, tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"ts": 0, "counts": {"a": {"m": 3}}}\n{"ts": 1, "counts": {"a": {"m": -2}}}\n')
+    line = one_error_line(capsys, ["simulate", "--trace", str(path), "--cpus", "4", "--policy", "aiad"])
+    assert "bad.jsonl:2" in line
+
+
+def test_quota_below_the_minimums(capsys, tiny_trace):
+    line = one_error_line(capsys, ["simulate", "--trace", tiny_trace, "--jobs", "6", "--cpus", "5", "--policy", "aiad"])
+    assert "quota: cpu 5 is below the jobs' minimum replicas (6)" in line
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--cpus", "abc"], "argument --cpus: not a number"),
+        (["--cpus", "4", "--seeds", "1,x"], "argument --seeds: not an integer"),
+        (["--cpus", "4", "--minutes", "0"], "argument --minutes: must be a positive integer"),
+        (["--cpus", "4", "--policy-params", "[1]"], "argument --policy-params: must be a JSON object"),
+        (["--cpus", "4", "--policy-params", '{"aiad": {"nope": 1}}'], "unknown parameter 'nope'"),
+    ],
+)
+def test_bad_flags(capsys, tiny_trace, flags, expected):
+    line = one_error_line(capsys, ["compare", "--trace", tiny_trace, "--policies", "aiad", *flags])
+    assert expected in line
+
+
+def test_bad_config_field(capsys, tiny_trace, tmp_path):
+    config = tmp_path / "sim.json"
+    config.write_text(json.dumps({"queue_cap": -1}))
+    line = one_error_line(
+        capsys, ["simulate", "--trace", tiny_trace, "--cpus", "4", "--policy", "aiad", "--config", str(config)]
+    )
+    assert "config.queue_cap must be an integer >= 0" in line
+
+
+def test_compare_writes_one_record_per_run_a_table_and_figures(capsys, tiny_trace, tmp_path):
+    out = tmp_path / "out"
+    argv = ["compare", "--trace", tiny_trace, "--cpus", "4,6", "--policies", "fairshare,aiad", "--seeds", "1,2",
+            "--workers", "2", "--out", str(out), "--json", str(out / "c.json")]  # fmt: skip
+    assert main(argv) == 0
+    runs = json.loads((out / "c.json").read_text())["runs"]
+    assert [(r["policy"], r["cpus"], r["seed"]) for r in runs] == [
+        (p, c, s) for p in ("fairshare", "aiad") for c in (4, 6) for s in (1, 2)
+    ]
+    for record in runs:
+        assert RECORD_FIELDS <= set(record)
+        assert record["jobs"] == 2 and record["minutes"] == 5
+        assert 0 <= record["slo_violation_rate"] <= 1
+        assert record["max_replicas"] <= record["cpus"]
+    table = capsys.readouterr().out
+    assert "fairshare" in table and "violation" in table
+    names = set(os.listdir(out))
+    assert {"compare.png", "timeline-aiad-4cpu.png", "timeline-fairshare-6cpu.png"} <= names
+
+
+def test_simulate_json_to_stdout_keeps_the_table_off_it(capsys, tiny_trace):
+    argv = ["simulate", "--trace", tiny_trace, "--cpus", "4", "--policy", "fairshare", "--seed", "3", "--json", "-"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    (record,) = json.loads(captured.out)["runs"]
+    assert (record["policy"], record["cpus"], record["seed"]) == ("fairshare", 4, 3)
+    assert "violation" in captured.err
+
+
+def test_an_interrupted_suite_keeps_the_finished_runs(tmp_path):
+    out = tmp_path / "c.json"
+    argv = [sys.executable, "-m", "farod", "compare", "--minutes", "120", "--cpus", "32", "--policies", "fairshare",
+            "--seeds", "1,2,3,4,5,6,7,8", "--train", "none", "--workers", "2", "--json", str(out)]  # fmt: skip
+    process = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if "runs" in line and not line.startswith("compare [....."):  # the first run finished
+            break
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=120)
+    assert process.returncode == 130, "".join(lines) + rest
+    assert "farod: interrupted" in rest
+    data = json.loads(out.read_text())
+    assert data["interrupted"] is True
+    assert 1 <= len(data["runs"]) < 8
+    assert all(run["policy"] == "fairshare" for run in data["runs"])
