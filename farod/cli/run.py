@@ -37,6 +37,11 @@ def validate_config(args) -> int:
 def run_daemon(args) -> int:
     config = load_config(args.config)
     configure_logging()
+    if config.kubernetes.enabled:  # the Helm chart: Lease, ConfigMap watch, ResourceQuota, Events, KubeRay
+        from farod.daemon.incluster import run_in_cluster
+
+        with open(args.config, encoding="utf-8") as handle:
+            return run_in_cluster(config, config_text=handle.read())
     daemon = Daemon(config)
     daemon.start()
     daemon.wait()

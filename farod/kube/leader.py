@@ -175,7 +175,9 @@ class LeaderElector:
         self._thread.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
+        """End the renewal thread (if any) and release the Lease if this process holds it."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
+        self.release()

@@ -4,17 +4,19 @@ Example::
 
     >>> watcher = PolicyWatcher(api_client=api_client, namespace="ml", name="farod-config",
     ...                         key="farod.yaml", parse=parse_config_text, events=recorder,
-    ...                         initial=config)
+    ...                         on_apply=daemon.reload, initial=config, initial_text=mounted_text)
     >>> watcher.start()
-    >>> config = watcher.current          # the last good config; read it at every decision
+    >>> config = watcher.current          # the last good config
 
 Why watch the API rather than the mounted file: a ConfigMap mounted with ``subPath`` never updates,
 and a plain mount updates after the kubelet's sync period, up to minutes later. A watch sees the edit
 at once. An edit is parsed with the daemon's own validator (``parse``, injected -- this module does
-not know the schema); a valid one replaces :attr:`PolicyWatcher.current` and posts a
-``PolicyApplied`` Event regarding the ConfigMap, an invalid one keeps the last good config, posts
-``PolicyRejected`` (Warning) with the validator's one-line message and sets :attr:`rejected`, which
-the daemon exports as a metric. :attr:`generation` counts applied configs so the daemon can rebuild
+not know the schema) and handed to ``on_apply`` (the daemon swaps its policy at the next decision;
+it may refuse too, e.g. a change of jobs that needs a restart). Accepted, it replaces
+:attr:`PolicyWatcher.current` and posts a ``PolicyApplied`` Event regarding the ConfigMap; refused
+by either, the last good config stays, a ``PolicyRejected`` Event (Warning) carries the one-line
+message and :attr:`rejected` is set (``on_rejected`` lets the daemon export it as a metric). The
+text the process started from (``initial_text``) is not news and posts nothing. :attr:`generation` counts applied configs so the daemon can rebuild
 its policy at the next decision. The watch restarts from the last seen ``resourceVersion`` when the
 server closes it, and from a fresh list after an error.
 """
@@ -33,6 +35,7 @@ from farod.kube.events import EventRecorder
 
 log = structlog.get_logger(__name__)
 Config = TypeVar("Config")
+_UNSEEN = object()  # no text seen yet (a ConfigMap without the key is text None, and news)
 
 
 class PolicyWatcher(Generic[Config]):
@@ -48,18 +51,21 @@ class PolicyWatcher(Generic[Config]):
         parse: Callable[[str], Config],
         events: EventRecorder | None = None,
         initial: Config | None = None,
-        watch_timeout_s: int = 300,
+        initial_text: str | None = None,
+        on_apply: Callable[[Config], None] | None = None,
         on_rejected: Callable[[bool], None] | None = None,
+        watch_timeout_s: int = 300,
     ):
         self._core = kubernetes.client.CoreV1Api(api_client)
         self.namespace, self.name, self.key = namespace, name, key
-        self._parse, self._events, self._on_rejected = parse, events, on_rejected
+        self._parse, self._events = parse, events
+        self._on_apply, self._on_rejected = on_apply, on_rejected
         self.watch_timeout_s = watch_timeout_s
         self.current: Config | None = initial
         self.generation = 0
         self.rejected = False
         self.last_error: str | None = None
-        self._last_text: str | None = None
+        self._last_text: object = _UNSEEN if initial_text is None else initial_text
         self._stop = threading.Event()
         self._watch: kubernetes.watch.Watch | None = None
         self._thread: threading.Thread | None = None
@@ -74,6 +80,8 @@ class PolicyWatcher(Generic[Config]):
             if text is None:
                 raise FarodError(f"configmap {self.name}: no key {self.key!r}")
             config = self._parse(text)
+            if self._on_apply:
+                self._on_apply(config)
         except FarodError as exc:
             self._set_rejected(True, str(exc))
             log.warning("policy_rejected", configmap=self.name, error=str(exc))

@@ -1,0 +1,154 @@
+"""``farod run`` inside Kubernetes: plug :mod:`farod.kube` into the daemon's hooks.
+
+Example::
+
+    >>> daemon = InCluster(load_config("/etc/farod/farod.yaml"), config_text=text).daemon
+    >>> run_in_cluster(config, config_text=text)      # what `farod run` does when kubernetes.enabled
+
+The daemon knows nothing about Kubernetes; it exposes hooks and this module fills them:
+
+- ``is_leader``: a :class:`~farod.kube.leader.LeaderElector` on the Lease
+  ``kubernetes.leader_election.lease_name`` (or always True when leader election is off);
+- ``quota``: with ``quota.from_resource_quota`` the namespace ResourceQuota, re-read at every
+  decision, minus what pods farod does not manage request (the RayService's pods are farod's);
+- ``actuator``: the KubeRay :class:`~farod.actuators.rayservice.RayServiceActuator` for
+  ``actuator.kind: rayservice`` (the others the daemon builds itself);
+- :meth:`Daemon.reload`: fed by a :class:`~farod.kube.policy_watch.PolicyWatcher` on the policy
+  ConfigMap (``farod_policy_rejected`` is 1 while the last edit was refused);
+- ``controller.listeners``: applied decisions become ``ScaledUp`` / ``ScaledDown`` /
+  ``QuotaSaturated`` Events regarding the RayService (or, without one, farod's own pod).
+
+Stopping (SIGTERM) stops the daemon between decisions first, then releases the Lease, so the
+successor starts actuating only after this process no longer can.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+
+import kubernetes
+import yaml
+from prometheus_client import Gauge
+
+from farod.actuators.guard import quota_used
+from farod.actuators.rayservice import RayServiceActuator
+from farod.daemon.config import Config, parse_config
+from farod.daemon.runner import Daemon
+from farod.errors import FarodError
+from farod.kube.client import connect
+from farod.kube.events import EventRecorder, ScalingEvents, rayservice_ref
+from farod.kube.leader import LeaderElector
+from farod.kube.policy_watch import PolicyWatcher
+from farod.kube.quota import read_resource_quota
+
+# KubeRay labels every pod of a RayService's clusters with the RayService's name.
+MANAGED_POD_LABEL = "ray.io/originated-from-cr-name"
+
+
+def parse_config_text(text: str, *, source: str = "configmap") -> Config:
+    """Validate farod.yaml text (a ConfigMap edit) exactly as ``farod validate`` validates a file."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise FarodError(f"{where}: {getattr(exc, 'problem', None) or 'not valid YAML'}") from None
+    return parse_config(data)
+
+
+class InCluster:
+    """The daemon wired to the Kubernetes API; :meth:`start` / :meth:`stop` run the side threads."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        config_text: str | None = None,
+        api_client: kubernetes.client.ApiClient | None = None,
+        identity: str | None = None,
+        **daemon_options,
+    ):
+        kube = config.kubernetes
+        self.api_client = api_client or connect()
+        self.identity = identity or os.environ.get("POD_NAME") or socket.gethostname()
+        self.namespace = kube.namespace
+        self.elector = self._elector(config) if kube.leader_election.enabled else None
+        self.daemon = Daemon(
+            config,
+            is_leader=(lambda: self.elector.is_leader) if self.elector else (lambda: True),
+            quota=self._quota(config),
+            actuator=self._actuator(config),
+            **daemon_options,
+        )
+        self.rejected = Gauge("farod_policy_rejected", "1 while the last policy ConfigMap edit was rejected",
+                              registry=self.daemon.registry)
+        self.recorder = EventRecorder(api_client=self.api_client, namespace=self.namespace, instance=self.identity)
+        self.watcher = PolicyWatcher(
+            api_client=self.api_client, namespace=self.namespace, name=kube.policy_configmap_name,
+            key=kube.policy_configmap_key, parse=parse_config_text, events=self.recorder,
+            initial=config, initial_text=config_text, on_apply=self.daemon.reload,
+            on_rejected=lambda rejected: self.rejected.set(1 if rejected else 0))
+        self.scaling = ScalingEvents(recorder=self.recorder, regarding=self._regarding(config))
+        self.daemon.controller.listeners.append(self._report_scaling)
+
+    def _elector(self, config: Config) -> LeaderElector:
+        election = config.kubernetes.leader_election
+        return LeaderElector(api_client=self.api_client, namespace=self.namespace, lease_name=election.lease_name,
+                             identity=self.identity, lease_duration_s=election.lease_duration_s,
+                             renew_deadline_s=election.renew_deadline_s, retry_period_s=election.retry_period_s)
+
+    def _quota(self, config: Config):
+        if not config.quota_resource_quota:
+            return None  # the daemon uses the config's static quota
+        rayservice = config.actuator.rayservice.name if config.actuator.kind == "rayservice" else ""
+        selector = f"{MANAGED_POD_LABEL}={rayservice}" if rayservice else "ray.io/is-ray-node=yes"
+        return lambda: read_resource_quota(api_client=self.api_client, namespace=self.namespace,
+                                           name=config.quota_resource_quota, managed_selector=selector)
+
+    def _actuator(self, config: Config):
+        if config.actuator.kind != "rayservice":
+            return None
+        target = config.actuator.rayservice
+        return RayServiceActuator(api_client=self.api_client, namespace=target.namespace, name=target.name)
+
+    def _regarding(self, config: Config) -> Mapping[str, str]:
+        if config.actuator.kind == "rayservice":
+            return rayservice_ref(config.actuator.rayservice.namespace, config.actuator.rayservice.name)
+        return {"apiVersion": "v1", "kind": "Pod", "namespace": self.namespace, "name": self.identity}
+
+    def _report_scaling(self, record: dict) -> None:
+        if not record.get("applied") or not record.get("targets"):
+            return
+        targets = record["targets"]
+        before = {key: job["replicas"] for key, job in record.get("jobs", {}).items()}
+        used = quota_used(targets, jobs=self.daemon.config.jobs_by_key, quota=record.get("quota") or {})
+        self.scaling.observe(before=before, after=targets, quota_used=used)
+
+    def start(self, *, serve_http: bool = True) -> None:
+        if self.elector:
+            self.elector.start()
+        self.watcher.start()
+        self.daemon.start(serve_http=serve_http)
+
+    def stop(self) -> None:
+        self.daemon.stop()  # the running decision finishes first
+        self.release()
+
+    def release(self) -> None:
+        """Stop watching and give the Lease up (after the daemon stopped actuating)."""
+        self.watcher.stop()
+        if self.elector:
+            self.elector.stop()  # a successor takes over at its next retry, not after the lease expires
+
+
+def run_in_cluster(config: Config, *, config_text: str | None = None) -> int:
+    """``farod run`` with ``kubernetes.enabled``: until SIGTERM, then hand the Lease over."""
+    in_cluster = InCluster(config, config_text=config_text)
+    in_cluster.start()
+    try:
+        in_cluster.daemon.wait()  # until SIGTERM; stops the daemon between decisions
+    finally:
+        in_cluster.release()
+    return 0

@@ -1,0 +1,122 @@
+"""The daemon wired to the Kubernetes API (farod.daemon.incluster) against the fake API server:
+only the leader actuates the RayService, scaling becomes Events, ConfigMap edits reload or are refused,
+and stopping releases the Lease."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import yaml
+from daemon_support import FakeClock, ScriptedPolicy, StubSignals
+from fakekube import FakeKube
+
+from farod.daemon.incluster import InCluster, parse_config_text
+from farod.errors import FarodError
+
+CONFIG = """\
+prometheus: {url: "http://127.0.0.1:1"}
+jobs:
+  - {application: a, deployment: m, slo_ms: 500, service_time_ms: 100, max_replicas: 8}
+  - {application: b, deployment: m, slo_ms: 500, service_time_ms: 100, max_replicas: 8}
+quota: {cpu: 4}
+policy: {name: aiad}
+actuator: {kind: rayservice, rayservice: {namespace: ml, name: serving}}
+kubernetes:
+  enabled: true
+  namespace: ml
+  policy_configmap: {name: farod-config, key: farod.yaml}
+  leader_election: {enabled: true, lease_name: farod, lease_duration_s: 15, renew_deadline_s: 10, retry_period_s: 2}
+"""
+SERVE_CONFIG = "applications:\n- name: a\n  deployments:\n  - name: m\n    num_replicas: 1\n" \
+               "- name: b\n  deployments:\n  - name: m\n    num_replicas: 1\n"
+
+
+def _events(kube, reason=None):
+    events = sorted(kube.list_objects("events.k8s.io", "v1", "events", "ml"),
+                    key=lambda event: int(event["metadata"]["resourceVersion"]))
+    return [event for event in events if reason is None or event["reason"] == reason]
+
+
+def _serve_config(kube):
+    return kube.get_object("ray.io", "v1", "rayservices", "ml", "serving")["spec"]["serveConfigV2"]
+
+
+def _wait_for(condition, timeout_s=5.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _edit(kube, text):
+    kube.put_object("", "v1", "configmaps", "ml", {"metadata": {"name": "farod-config"}, "data": {"farod.yaml": text}})
+
+
+@pytest.fixture
+def cluster():
+    with FakeKube() as kube:
+        kube.put_object("ray.io", "v1", "rayservices", "ml", {"metadata": {"name": "serving"},
+                                                               "spec": {"serveConfigV2": SERVE_CONFIG}})
+        _edit(kube, CONFIG)
+        config = parse_config_text(CONFIG)
+        in_cluster = InCluster(config, config_text=CONFIG, api_client=kube.api_client(), identity="farod-0",
+                               signals=StubSignals(config.jobs_by_key), clock=FakeClock())
+        in_cluster.watcher.watch_timeout_s = 1
+        in_cluster.daemon.controller.swap_policy(ScriptedPolicy(jobs=config.jobs_by_key, wants={"a/m": 3, "b/m": 1}))
+        in_cluster.watcher.start()
+        yield kube, in_cluster
+        in_cluster.release()
+
+
+def test_only_the_leader_scales_and_scaling_becomes_events(cluster):
+    kube, in_cluster = cluster
+    controller = in_cluster.daemon.controller
+    record = controller.decide("react")
+    assert record["leader"] is False and "num_replicas: 1" in _serve_config(kube)
+    assert _events(kube, "ScaledUp") == []
+    assert in_cluster.elector.step()
+    for _ in range(3):  # re-asserted every tick, reported once
+        record = controller.decide("react")
+    assert record["applied"] and record["targets"] == {"a/m": 3, "b/m": 1}
+    assert _serve_config(kube).startswith("applications:\n- name: a\n  deployments:\n  - name: m\n    num_replicas: 3\n")
+    assert [e["note"] for e in _events(kube, "ScaledUp")] == ["a/m 1->3"]
+    saturated = _events(kube, "QuotaSaturated")  # 3 + 1 replicas of 1 CPU fill the 4-CPU quota
+    assert len(saturated) == 1 and saturated[0]["regarding"] == {"apiVersion": "ray.io/v1", "kind": "RayService",
+                                                                 "namespace": "ml", "name": "serving"}
+
+
+def test_configmap_edits_reload_or_are_rejected_with_a_metric(cluster):
+    kube, in_cluster = cluster
+    registry = in_cluster.daemon.registry
+    time.sleep(0.3)
+    assert _events(kube) == []  # the text farod started with is not news
+    _edit(kube, CONFIG.replace("policy: {name: aiad}", "policy: {name: fairshare}"))
+    assert _wait_for(lambda: _events(kube, "PolicyApplied"))
+    assert in_cluster.daemon.config.policy.name == "fairshare"
+    _edit(kube, CONFIG.replace("quota: {cpu: 4}", "quota: {cpu: -4}"))
+    assert _wait_for(lambda: _events(kube, "PolicyRejected"))
+    assert "quota.cpu" in _events(kube, "PolicyRejected")[0]["note"]
+    assert registry.get_sample_value("farod_policy_rejected") == 1
+    assert in_cluster.daemon.config.policy.name == "fairshare"
+    _edit(kube, CONFIG.replace("max_replicas: 8}\n  - {application: b", "max_replicas: 9}\n  - {application: b"))
+    assert _wait_for(lambda: len(_events(kube, "PolicyRejected")) == 2)
+    assert "needs a restart" in _events(kube, "PolicyRejected")[1]["note"]
+
+
+def test_stopping_releases_the_lease(cluster):
+    kube, in_cluster = cluster
+    assert in_cluster.elector.step()
+    lease = kube.get_object("coordination.k8s.io", "v1", "leases", "ml", "farod")
+    assert lease["spec"]["holderIdentity"] == "farod-0"
+    in_cluster.stop()
+    lease = kube.get_object("coordination.k8s.io", "v1", "leases", "ml", "farod")
+    assert "holderIdentity" not in lease["spec"]
+
+
+def test_configmap_text_errors_name_the_line():
+    with pytest.raises(FarodError, match=r"^configmap:\d+: expected"):
+        parse_config_text("jobs:\n  - [unclosed\n")
+    assert yaml.safe_load(CONFIG)["kubernetes"]["enabled"] is True
