@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from daemon_support import FakeClock
 from fakekube import FakeKube
 from fakekube.server import ApiError
 
@@ -17,20 +18,12 @@ def kube():
         yield server
 
 
-class FakeClock:
-    def __init__(self):
-        self.now = 1_700_000_000.0
-
-    def __call__(self):
-        return self.now
-
-
 def _events(kube):
     return kube.list_objects("events.k8s.io", "v1", "events", "ml")
 
 
 def test_scaling_events_speak_once_per_change_not_per_tick(kube):
-    clock = FakeClock()
+    clock = FakeClock(1_700_000_000.0)
     recorder = EventRecorder(api_client=kube.api_client(), namespace="ml", instance="farod-0", clock=clock)
     scaling = ScalingEvents(recorder=recorder, regarding=rayservice_ref("ml", "serving"))
     scaling.observe(before={"a/m": 2, "b/m": 3}, after={"a/m": 4, "b/m": 1}, quota_used={"cpu": 1.0})
@@ -53,7 +46,7 @@ def test_scaling_events_speak_once_per_change_not_per_tick(kube):
 
 
 def test_repeats_outside_the_series_window_are_new_events(kube):
-    clock = FakeClock()
+    clock = FakeClock(1_700_000_000.0)
     recorder = EventRecorder(api_client=kube.api_client(), namespace="ml", instance="farod-0", clock=clock,
                              series_window_s=60)
     ref = rayservice_ref("ml", "serving")

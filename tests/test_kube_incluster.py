@@ -8,7 +8,7 @@ import time
 
 import pytest
 import yaml
-from daemon_support import FakeClock, ScriptedPolicy, StubSignals
+from daemon_support import FakeClock, ScriptedPolicy, StubSignals, wait_until
 from fakekube import FakeKube
 
 from farod.daemon.incluster import InCluster, parse_config_text
@@ -40,15 +40,6 @@ def _events(kube, reason=None):
 
 def _serve_config(kube):
     return kube.get_object("ray.io", "v1", "rayservices", "ml", "serving")["spec"]["serveConfigV2"]
-
-
-def _wait_for(condition, timeout_s=5.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def _edit(kube, text):
@@ -94,15 +85,15 @@ def test_configmap_edits_reload_or_are_rejected_with_a_metric(cluster):
     time.sleep(0.3)
     assert _events(kube) == []  # the text farod started with is not news
     _edit(kube, CONFIG.replace("policy: {name: aiad}", "policy: {name: fairshare}"))
-    assert _wait_for(lambda: _events(kube, "PolicyApplied"))
+    wait_until(lambda: _events(kube, "PolicyApplied"), timeout_s=5)
     assert in_cluster.daemon.config.policy.name == "fairshare"
     _edit(kube, CONFIG.replace("quota: {cpu: 4}", "quota: {cpu: -4}"))
-    assert _wait_for(lambda: _events(kube, "PolicyRejected"))
+    wait_until(lambda: _events(kube, "PolicyRejected"), timeout_s=5)
     assert "quota.cpu" in _events(kube, "PolicyRejected")[0]["note"]
     assert registry.get_sample_value("farod_policy_rejected") == 1
     assert in_cluster.daemon.config.policy.name == "fairshare"
     _edit(kube, CONFIG.replace("max_replicas: 8}\n  - {application: b", "max_replicas: 9}\n  - {application: b"))
-    assert _wait_for(lambda: len(_events(kube, "PolicyRejected")) == 2)
+    wait_until(lambda: len(_events(kube, "PolicyRejected")) == 2, timeout_s=5)
     assert "needs a restart" in _events(kube, "PolicyRejected")[1]["note"]
 
 

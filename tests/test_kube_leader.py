@@ -6,18 +6,11 @@ import threading
 import time
 
 import pytest
+from daemon_support import FakeClock
 from fakekube import FakeKube
 from fakekube.server import ApiError
 
 from farod.kube.leader import LeaderElector
-
-
-class FakeClock:
-    def __init__(self, start: float = 1000.0):
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

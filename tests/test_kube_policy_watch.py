@@ -7,6 +7,7 @@ import time
 
 import pytest
 import yaml
+from daemon_support import wait_until
 from fakekube import FakeKube
 
 from farod.daemon.config import parse_config
@@ -35,13 +36,6 @@ def _events(kube):
                                 key=lambda event: int(event["metadata"]["resourceVersion"]))]
 
 
-def _wait_for(condition, timeout_s=5.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture
@@ -59,7 +53,7 @@ def watcher(kube):
                                                                    instance="farod-0"),
                             watch_timeout_s=1)
     watcher.start()
-    assert _wait_for(lambda: watcher.generation == 1)
+    wait_until(lambda: watcher.generation == 1, timeout_s=5)
     yield watcher
     watcher.stop()
 
@@ -67,21 +61,21 @@ def watcher(kube):
 def test_initial_configmap_is_applied(kube, watcher):
     assert watcher.current.policy.name == "faro-fairsum"
     assert not watcher.rejected
-    assert _wait_for(lambda: [event[0] for event in _events(kube)] == ["PolicyApplied"])
+    wait_until(lambda: [event[0] for event in _events(kube)] == ["PolicyApplied"], timeout_s=5)
 
 
 def test_valid_edit_is_applied_and_announced(kube, watcher):
     kube.put_object("", "v1", "configmaps", "ml", _configmap(EXAMPLE.replace("name: faro-fairsum", "name: aiad")))
-    assert _wait_for(lambda: watcher.generation == 2)
+    wait_until(lambda: watcher.generation == 2, timeout_s=5)
     assert watcher.current.policy.name == "aiad"
-    assert _wait_for(lambda: [event[:2] for event in _events(kube)] == [("PolicyApplied", "Normal")] * 2)
+    wait_until(lambda: [event[:2] for event in _events(kube)] == [("PolicyApplied", "Normal")] * 2, timeout_s=5)
 
 
 def test_invalid_edit_keeps_the_last_good_config_and_says_why(kube, watcher):
     rejections = []
     watcher._on_rejected = rejections.append
     kube.put_object("", "v1", "configmaps", "ml", _configmap(EXAMPLE.replace("slo_ms: 720", "slo_ms: -5", 1)))
-    assert _wait_for(lambda: len(_events(kube)) == 2)
+    wait_until(lambda: len(_events(kube)) == 2, timeout_s=5)
     assert watcher.rejected
     assert watcher.current.policy.name == "faro-fairsum" and watcher.generation == 1
     reason, kind, note, regarding = _events(kube)[-1]
@@ -90,18 +84,18 @@ def test_invalid_edit_keeps_the_last_good_config_and_says_why(kube, watcher):
     assert rejections == [True]
     # a later valid edit clears the rejection
     kube.put_object("", "v1", "configmaps", "ml", _configmap(EXAMPLE.replace("quantile: 0.6", "quantile: 0.7")))
-    assert _wait_for(lambda: watcher.generation == 2)
+    wait_until(lambda: watcher.generation == 2, timeout_s=5)
     assert not watcher.rejected and rejections == [True, False]
 
 
 def test_broken_yaml_and_missing_key_are_rejected(kube, watcher):
     kube.put_object("", "v1", "configmaps", "ml", _configmap("jobs: [\n"))
-    assert _wait_for(lambda: watcher.rejected)
+    wait_until(lambda: watcher.rejected, timeout_s=5)
     assert "not valid YAML" in watcher.last_error
     kube.put_object("", "v1", "configmaps", "ml", {"metadata": {"name": "farod-config"}, "data": {"other": "x"}})
-    assert _wait_for(lambda: "no key 'farod.yaml'" in (watcher.last_error or ""))
+    wait_until(lambda: "no key 'farod.yaml'" in (watcher.last_error or ""), timeout_s=5)
     assert watcher.generation == 1
-    assert _wait_for(lambda: len(_events(kube)) == 3)
+    wait_until(lambda: len(_events(kube)) == 3, timeout_s=5)
     assert [event[0] for event in _events(kube)] == ["PolicyApplied", "PolicyRejected", "PolicyRejected"]
 
 
@@ -109,6 +103,6 @@ def test_unrelated_changes_do_not_reapply(kube, watcher):
     obj = kube.get_object("", "v1", "configmaps", "ml", "farod-config")
     obj["metadata"]["labels"] = {"touched": "yes"}
     kube.put_object("", "v1", "configmaps", "ml", obj)
-    assert _wait_for(lambda: len(_events(kube)) == 1)
+    wait_until(lambda: len(_events(kube)) == 1, timeout_s=5)
     time.sleep(0.3)  # give a wrong re-apply the time to show up
     assert watcher.generation == 1 and len(_events(kube)) == 1

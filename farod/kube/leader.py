@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import datetime
 import math
-import threading
 import time
 from collections.abc import Callable
 
 import kubernetes
 import structlog
+
+from farod.kube.background import Background
 
 log = structlog.get_logger(__name__)
 
@@ -36,7 +37,7 @@ def _micro_time(seconds: float) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
 
 
-class LeaderElector:
+class LeaderElector(Background):
     """Acquire and renew one Lease; :attr:`is_leader` says whether this process may actuate."""
 
     def __init__(
@@ -60,6 +61,7 @@ class LeaderElector:
                 "lease timings: need 0 < retry_period_s < renew_deadline_s < lease_duration_s, got "
                 f"{retry_period_s}, {renew_deadline_s}, {lease_duration_s}"
             )
+        super().__init__(thread_name=f"lease-{lease_name}")
         self._api = kubernetes.client.CoordinationV1Api(api_client)
         self.namespace, self.lease_name, self.identity = namespace, lease_name, identity
         self.lease_duration_s = lease_duration_s
@@ -70,8 +72,6 @@ class LeaderElector:
         self._observed_at = 0.0
         self._renewed_at = 0.0
         self._leader = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     @property
     def is_leader(self) -> bool:
@@ -164,20 +164,12 @@ class LeaderElector:
 
     def run(self) -> None:
         """Acquire or renew every ``retry_period_s`` until :meth:`stop`; release on the way out."""
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             self.step()
-            self._stop.wait(self.retry_period_s)
+            self.stopping.wait(self.retry_period_s)
         self.release()
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name=f"lease-{self.lease_name}", daemon=True)
-        self._thread.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """End the renewal thread (if any) and release the Lease if this process holds it."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
+        self.stop_thread(timeout_s)
         self.release()

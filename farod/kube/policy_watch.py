@@ -23,7 +23,6 @@ server closes it, and from a fresh list after an error.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -31,6 +30,7 @@ import kubernetes
 import structlog
 
 from farod.errors import FarodError
+from farod.kube.background import Background
 from farod.kube.events import EventRecorder
 
 log = structlog.get_logger(__name__)
@@ -38,7 +38,7 @@ Config = TypeVar("Config")
 _UNSEEN = object()  # no text seen yet (a ConfigMap without the key is text None, and news)
 
 
-class PolicyWatcher(Generic[Config]):
+class PolicyWatcher(Background, Generic[Config]):
     """Keeps the last good config parsed from ``data[key]`` of one ConfigMap."""
 
     def __init__(
@@ -56,6 +56,7 @@ class PolicyWatcher(Generic[Config]):
         on_rejected: Callable[[bool], None] | None = None,
         watch_timeout_s: int = 300,
     ):
+        super().__init__(thread_name=f"watch-{name}")
         self._core = kubernetes.client.CoreV1Api(api_client)
         self.namespace, self.name, self.key = namespace, name, key
         self._parse, self._events = parse, events
@@ -66,9 +67,7 @@ class PolicyWatcher(Generic[Config]):
         self.rejected = False
         self.last_error: str | None = None
         self._last_text: object = _UNSEEN if initial_text is None else initial_text
-        self._stop = threading.Event()
         self._watch: kubernetes.watch.Watch | None = None
-        self._thread: threading.Thread | None = None
 
     def handle(self, configmap: kubernetes.client.V1ConfigMap) -> None:
         """Consider one version of the ConfigMap; unchanged text is ignored."""
@@ -110,7 +109,7 @@ class PolicyWatcher(Generic[Config]):
     def run(self) -> None:
         """Watch until :meth:`stop`, resuming after server timeouts and errors."""
         resource_version = None
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             self._watch = kubernetes.watch.Watch()
             try:
                 for event in self._watch.stream(
@@ -125,21 +124,13 @@ class PolicyWatcher(Generic[Config]):
                     if event["type"] in ("ADDED", "MODIFIED"):
                         self.handle(configmap)
             except (kubernetes.client.ApiException, OSError, ValueError) as exc:
-                if self._stop.is_set():
+                if self.stopping.is_set():
                     break
                 log.warning("policy_watch_error", configmap=self.name, error=str(exc))
                 resource_version = None
-                self._stop.wait(1.0)
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, name=f"watch-{self.name}", daemon=True)
-        self._thread.start()
+                self.stopping.wait(1.0)
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        self._stop.set()
         if self._watch is not None:
             self._watch.stop()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
+        self.stop_thread(timeout_s)
