@@ -36,7 +36,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from farod.model.problem import PlanProblem
-from farod.model.tables import JobArrays, UtilityTable, batch_latency, batch_utility, tabulate_all
+from farod.model.tables import JobArrays, batch_latency, batch_utility, tabulate_all
 from farod.model.utility import objective_value
 
 METHODS = ("exact", "cobyla")
@@ -131,74 +131,89 @@ def _grid_for(problem: PlanProblem, resources: Sequence[str]) -> _Grid:
     return _Grid(per_replica, _MAX_UNITS, exact=False)
 
 
-def _knapsack(tables: Sequence[UtilityTable], choices: Sequence[np.ndarray], weights: np.ndarray,
-              current: np.ndarray, grid: _Grid) -> tuple[np.ndarray, float] | None:
-    """Best table index per job maximizing Σ weight·utility − ε·changes within the grid capacity.
-
-    ``choices[i]`` are the allowed indices into ``tables[i]``. Returns (indices, score) or None if the
-    allowed choices cannot fit.
-    """
-    most = sum(int(tables[i].replicas[c].max()) * grid.per_replica[i] for i, c in enumerate(choices))
-    capacity = min(grid.capacity, most)
-    best = np.zeros(capacity + 1)
-    picks = []
-    positions = np.arange(capacity + 1)
-    for i, allowed in enumerate(choices):
-        replicas = tables[i].replicas[allowed]
-        value = weights[i] * tables[i].utility[allowed] - TIE_EPSILON * np.abs(replicas - current[i])
-        source = positions[None, :] - (replicas * grid.per_replica[i])[:, None]
-        candidates = np.where(source >= 0, best[np.maximum(source, 0)] + value[:, None], -np.inf)
-        pick = candidates.argmax(axis=0)
-        best = candidates[pick, positions]
-        picks.append(pick)
-    if not np.isfinite(best[capacity]):
-        return None
-    chosen = np.empty(len(choices), dtype=np.int64)
-    units = capacity
-    for i in range(len(choices) - 1, -1, -1):
-        index = picks[i][units]
-        chosen[i] = choices[i][index]
-        units -= int(tables[i].replicas[chosen[i]] * grid.per_replica[i])
-    return chosen, float(best[capacity])
-
-
 class _Exact:
-    """One exact solve: the tables, the grid, and the objective-specific searches."""
+    """One exact solve: the tables (padded into matrices), the grid, and the objective-specific searches.
+
+    A job's table is ascending in utility, so a window of utility levels ``[low, high]`` is a contiguous
+    range of table columns ``[first, stop)`` per job -- which keeps every window a few vector operations.
+    """
 
     def __init__(self, problem: PlanProblem, resources: Sequence[str]):
         self.problem = problem
         self.tables = tabulate_all(problem)
         self.grid = _grid_for(problem, resources)
-        self.current = np.array([job.current_replicas for job in problem.jobs])
+        self.n = len(problem.jobs)
+        width = max(t.replicas.size for t in self.tables)
+        self.utility = np.full((self.n, width), np.inf)  # padding sorts above every level
+        self.replicas = np.zeros((self.n, width), dtype=np.int64)
+        for i, table in enumerate(self.tables):
+            self.utility[i, : table.replicas.size] = table.utility
+            self.replicas[i, : table.replicas.size] = table.replicas
+        self.sizes = np.array([t.replicas.size for t in self.tables])
+        self.units = self.replicas * self.grid.per_replica[:, None]
+        current = np.array([job.current_replicas for job in problem.jobs])
         # Weights scale the efficiency objectives only (CONTRACTS.md §1): fairness compares raw utility.
         weighted = problem.objective in ("sum", "penaltysum")
-        self.weights = np.array([job.weight if weighted else 1.0 for job in problem.jobs])
-        self.n = len(problem.jobs)
+        weights = np.array([job.weight if weighted else 1.0 for job in problem.jobs])
+        # What the knapsack maximizes: utility, minus a hair per replica changed (ties -> fewer changes).
+        self.value = weights[:, None] * np.where(np.isfinite(self.utility), self.utility, 0.0) \
+            - TIE_EPSILON * np.abs(self.replicas - current[:, None])
 
-    def run(self) -> np.ndarray | None:
+    def run(self) -> np.ndarray:
+        everything = (np.zeros(self.n, dtype=np.int64), self.sizes)
         if self.problem.objective in ("sum", "penaltysum"):
-            found = self.knapsack([np.arange(t.replicas.size) for t in self.tables])
-            return None if found is None else found[0]
+            return self.knapsack(*everything)[0]
         if self.problem.objective == "fair":
-            level = self.fair_level()
-            return self.knapsack(self.window(level, np.inf))[0]
+            return self.knapsack(*self.window(self.fair_level(), np.inf))[0]
         return self.fairsum()
 
-    def knapsack(self, choices):
-        return _knapsack(self.tables, choices, self.weights, self.current, self.grid)
+    def window(self, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per job, the column range whose utility lies in [low, high]."""
+        first = (self.utility < low - 1e-12).sum(axis=1)
+        stop = np.minimum((self.utility <= high + 1e-12).sum(axis=1), self.sizes)
+        return first, stop
 
-    def window(self, low: float, high: float) -> list[np.ndarray]:
-        return [np.flatnonzero((t.utility >= low - 1e-12) & (t.utility <= high + 1e-12)) for t in self.tables]
-
-    def fits_at_minimum(self, choices) -> bool:
-        if any(c.size == 0 for c in choices):
+    def fits_at_minimum(self, first: np.ndarray, stop: np.ndarray) -> bool:
+        if np.any(first >= stop):
             return False
-        cheapest = sum(int(t.replicas[c[0]]) * self.grid.per_replica[i]
-                       for i, (t, c) in enumerate(zip(self.tables, choices)))
-        return cheapest <= self.grid.capacity
+        return int(self.units[np.arange(self.n), first].sum()) <= self.grid.capacity
+
+    def knapsack(self, first: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """Best column per job within ``[first, stop)`` maximizing the summed value within the capacity.
+
+        Dynamic program over (job, units used); jobs with a single allowed column are fixed up front.
+        """
+        if not self.fits_at_minimum(first, stop):
+            return None
+        rows = np.arange(self.n)
+        fixed = stop - first == 1
+        chosen = first.copy()
+        capacity = self.grid.capacity - int(self.units[rows[fixed], first[fixed]].sum())
+        offset = float(self.value[rows[fixed], first[fixed]].sum())
+        free = rows[~fixed]
+        capacity = min(capacity, int(sum(self.units[i, stop[i] - 1] for i in free)))
+        positions = np.arange(capacity + 1)
+        best = np.zeros(capacity + 1)
+        picks = []
+        for i in free:
+            columns = np.arange(first[i], stop[i])
+            source = positions[None, :] - self.units[i, columns][:, None]
+            candidates = np.where(source >= 0, best[np.maximum(source, 0)] + self.value[i, columns][:, None], -np.inf)
+            pick = candidates.argmax(axis=0)
+            best = candidates[pick, positions]
+            picks.append(columns[pick])
+        units = capacity
+        for i, pick in zip(free[::-1], picks[::-1]):
+            chosen[i] = pick[units]
+            units -= int(self.units[i, chosen[i]])
+        return chosen, offset + float(best[capacity])
+
+    def top_sum(self, stop: np.ndarray) -> float:
+        """Σ of each job's best utility below its window end: a bound that ignores the quota."""
+        return float(self.utility[np.arange(self.n), stop - 1].sum())
 
     def levels(self) -> np.ndarray:
-        return np.unique(np.concatenate([t.utility for t in self.tables]))
+        return np.unique(self.utility[np.isfinite(self.utility)])
 
     def fair_level(self) -> float:
         """Highest level every job can reach at once (binary search; reaching a level costs per job)."""
@@ -206,17 +221,18 @@ class _Exact:
         low, high = 0, levels.size - 1  # levels[0] is always reachable: every job's minimum
         while low < high:
             middle = (low + high + 1) // 2
-            if self.fits_at_minimum(self.window(levels[middle], np.inf)):
+            if self.fits_at_minimum(*self.window(levels[middle], np.inf)):
                 low = middle
             else:
                 high = middle - 1
         return float(levels[low])
 
     def score(self, chosen: np.ndarray) -> float:
-        utilities = np.array([t.utility[c] for t, c in zip(self.tables, chosen)])
-        replicas = np.array([t.replicas[c] for t, c in zip(self.tables, chosen)])
-        value = objective_value(self.problem.objective, utilities, self.weights)
-        return value - TIE_EPSILON * np.abs(replicas - self.current).sum()
+        """The true objective of a choice, minus the tie-break for changes."""
+        rows = np.arange(self.n)
+        utilities = self.utility[rows, chosen]
+        changes = (self.value[rows, chosen] - utilities).sum()  # weights are 1 for fairsum
+        return objective_value(self.problem.objective, utilities) + changes
 
     def fairsum(self) -> np.ndarray:
         levels = self.levels()
@@ -225,16 +241,16 @@ class _Exact:
         for low in levels[levels <= top][::-1]:
             if self.n * low <= best_score:
                 break  # no window starting this low can beat N·low
-            unbounded = self.knapsack(self.window(low, np.inf))
+            unbounded = self.knapsack(*self.window(low, np.inf))
             if unbounded is None:
                 continue
             for high in levels[levels >= low]:
                 if unbounded[1] - self.n * (high - low) <= best_score:
-                    break
-                choices = self.window(low, high)
-                if not self.fits_at_minimum(choices):
-                    continue
-                found = self.knapsack(choices)
+                    break  # even the best sum above `low` cannot pay for this much spread
+                first, stop = self.window(low, high)
+                if np.any(first >= stop) or self.top_sum(stop) - self.n * (high - low) <= best_score:
+                    continue  # some job has no count in the window, or even its best counts lose
+                found = self.knapsack(first, stop)
                 if found is not None and self.score(found[0]) > best_score:
                     best, best_score = found[0], self.score(found[0])
         return best
