@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import re
 import shutil
 import subprocess
 
@@ -63,3 +64,23 @@ def test_counter_selectors_accept_names_with_and_without_total():
         "application_deployment:ray_serve_deployment_requests:rate1m"
     ]
     assert '"ray_serve_num_http_requests(_total)?"' in exprs["application:ray_serve_http_requests:rate1m"]
+
+
+def test_rules_select_metrics_ray_2_60_exports():
+    """Every Ray series the rules read exists in a capture of a live Ray 2.60 Serve /metrics page."""
+    families = {}
+    for line in (RULES_DIR / "tests" / "ray-2.60-serve-metrics.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, kind = line.split()
+            families[name] = kind
+    exported = set()
+    for name, kind in families.items():
+        exported |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"} if kind == "histogram" else {name}
+    text = " ".join(rule["expr"] for rule in _rules())
+    selected = set(re.findall(r"(?<![:\w])ray_serve_[a-z_]+", text))  # not inside a recorded name
+    counters = set(re.findall(r'"(ray_serve_[a-z_]+)\(_total\)\?"', text))
+    assert selected and counters
+    for name in selected - counters:
+        assert name in exported, name
+    for name in counters:
+        assert f"{name}_total" in exported and families[f"{name}_total"] == "counter", name
