@@ -303,7 +303,8 @@ def test_example_rayservice_serves_every_example_job():
     values = yaml.safe_load(EXAMPLE_VALUES.read_text())
     assert values["actuator"]["rayservice"]["name"] == rayservice["metadata"]["name"]
     for job in values["jobs"]:
-        assert read_num_replicas(rayservice["spec"]["serveConfigV2"], job["application"], job["deployment"]) == (1, False)
+        replicas = read_num_replicas(rayservice["spec"]["serveConfigV2"], job["application"], job["deployment"])
+        assert replicas == (1, False)
 
 
 def test_rayservice_schema_rejects_what_farod_cannot_patch():

@@ -72,7 +72,7 @@ def test_only_the_leader_scales_and_scaling_becomes_events(cluster):
     for _ in range(3):  # re-asserted every tick, reported once
         record = controller.decide("react")
     assert record["applied"] and record["targets"] == {"a/m": 3, "b/m": 1}
-    assert _serve_config(kube).startswith("applications:\n- name: a\n  deployments:\n  - name: m\n    num_replicas: 3\n")
+    assert _serve_config(kube) == SERVE_CONFIG.replace("num_replicas: 1", "num_replicas: 3", 1)
     assert [e["note"] for e in _events(kube, "ScaledUp")] == ["a/m 1->3"]
     saturated = _events(kube, "QuotaSaturated")  # 3 + 1 replicas of 1 CPU fill the 4-CPU quota
     assert len(saturated) == 1 and saturated[0]["regarding"] == {"apiVersion": "ray.io/v1", "kind": "RayService",

@@ -125,7 +125,8 @@ def test_conflict_is_retried_on_the_new_text(kube, actuator):
         if method == "PATCH" and not writes["done"]:
             writes["done"] = True
             obj = _stored(kube)
-            obj["spec"]["serveConfigV2"] = obj["spec"]["serveConfigV2"].replace("route_prefix: /c1", "route_prefix: /v2")
+            text = obj["spec"]["serveConfigV2"]
+            obj["spec"]["serveConfigV2"] = text.replace("route_prefix: /c1", "route_prefix: /v2")
             kube.put_object("ray.io", "v1", "rayservices", "ml", obj)
 
     kube.before(concurrent_writer)

@@ -20,8 +20,8 @@ again and compared with the intended config, so a splice that went wrong is neve
 All targets go out in one merge patch of ``spec.serveConfigV2`` that carries the
 ``metadata.resourceVersion`` it was computed from (so RBAC needs only ``patch``, and no other field is
 sent back): KubeRay, a GitOps controller or a person may edit the RayService at the same time, and
-the API server answers 409 to a patch whose resourceVersion is stale. Then the actuator reads again and redoes the rewrite on the new text, up to
-``max_conflict_retries`` times. Re-asserting unchanged targets writes nothing. A deployment with its
+the API server answers 409 to a patch whose resourceVersion is stale. Then the actuator reads again
+and redoes the rewrite on the new text, up to ``max_conflict_retries`` times. Re-asserting unchanged targets writes nothing. A deployment with its
 own ``autoscaling_config`` (or ``num_replicas: auto``) would fight farod and is refused.
 """
 

@@ -16,8 +16,8 @@ it may refuse too, e.g. a change of jobs that needs a restart). Accepted, it rep
 :attr:`PolicyWatcher.current` and posts a ``PolicyApplied`` Event regarding the ConfigMap; refused
 by either, the last good config stays, a ``PolicyRejected`` Event (Warning) carries the one-line
 message and :attr:`rejected` is set (``on_rejected`` lets the daemon export it as a metric). The
-text the process started from (``initial_text``) is not news and posts nothing. :attr:`generation` counts applied configs so the daemon can rebuild
-its policy at the next decision. The watch restarts from the last seen ``resourceVersion`` when the
+text the process started from (``initial_text``) is not news and posts nothing. :attr:`generation`
+counts applied configs. The watch restarts from the last seen ``resourceVersion`` when the
 server closes it, and from a fresh list after an error.
 """
 

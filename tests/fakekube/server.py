@@ -295,7 +295,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if since == 0:  # a fresh watch starts with the current state as ADDED events
             with store.changed:
                 since = store.version
-                backlog = [(since, resource, "ADDED", copy.deepcopy(obj)) for key, obj in sorted(store.objects.items()) if key[:4] == resource]
+                backlog = [(since, resource, "ADDED", copy.deepcopy(obj))
+                           for key, obj in sorted(store.objects.items()) if key[:4] == resource]
         else:
             backlog = []
         self.send_response(200)
