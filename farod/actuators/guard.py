@@ -39,7 +39,7 @@ def fit_quota(targets: Mapping[str, int], *, current: Mapping[str, int], jobs: M
         return any(amount < -1e-9 for amount in left.values())
 
     while over():
-        growing = [key for key in fitted if fitted[key] > current.get(key, 0)]
+        growing = [key for key in fitted if fitted[key] > max(current.get(key, 0), jobs[key].min_replicas)]
         shrinkable = growing or [key for key in fitted if fitted[key] > jobs[key].min_replicas]
         if not shrinkable:
             break

@@ -15,9 +15,9 @@ runs on a fake clock in tests:
 - **no data, no scale-down**: a job whose signals are stale or missing, or whose deployment the
   cluster does not report, keeps what it has (``farod_signal_stale`` says which signal); a job the
   cluster no longer has is left alone rather than re-created;
-- **Prometheus unreachable**: everything holds, nothing is sent; retries back off (tick, 2x tick, ...
-  up to ``max_backoff_s``, in wall-clock time); after ``misses_before_unready`` consecutive misses the
-  daemon reports not ready;
+- **Prometheus or the cluster unreachable**: everything holds, nothing is sent; retries back off
+  (tick, 2x tick, ... up to ``max_backoff_s``, in wall-clock time); after ``misses_before_unready``
+  consecutive misses the daemon reports not ready;
 - **actuation**: every decision re-asserts the full set of targets (idempotent); a failure counts in
   ``farod_actuation_errors_total{reason}`` and the targets are retried at the next tick;
 - **leader**: ``is_leader()`` is asked before every actuation; a follower decides and exports like a
@@ -142,19 +142,22 @@ class Controller:
 
     def _decide(self, kind: str, *, now: float, decision_id: str) -> dict:
         record: dict[str, Any] = {"id": decision_id, "kind": kind, "now": now, "policy": self._policy.name,
-                                  "actuator": self.actuator.name}
+                                  "policy_params": _params_of(self._policy), "actuator": self.actuator.name}
         try:
             quota = dict(self.quota())
             state = self.actuator.read(self.jobs)
         except (ActuationError, FarodError) as exc:
-            return self._hold(record, reason=str(exc), error=getattr(exc, "reason", "quota"))
+            error = getattr(exc, "reason", "quota")
+            self.metrics.actuation_errors.labels(reason=error).inc()
+            return self._miss(record, now=now, reason=str(exc), error=error)
         try:
             signals = self.signals.read(self.jobs, now=now)
             if kind == "plan" or not self._histories:
                 self._histories = self.signals.history(self.jobs, now=now, hours=self.history.hours,
                                                        step_s=self.history.step_s)
         except PrometheusUnavailable as exc:
-            return self._miss(record, now=now, reason=str(exc))
+            self._mark_prometheus_stale()
+            return self._miss(record, now=now, reason=str(exc), error="prometheus_unavailable")
         self.misses = 0
         self._retry_at = -np.inf
         observation = self._observation(now, quota, state, signals)
@@ -223,20 +226,17 @@ class Controller:
                 targets[key] = int(decision.replicas.get(key, held))
         return targets
 
-    def _hold(self, record: dict, *, reason: str, error: str) -> dict:
-        self.metrics.actuation_errors.labels(reason=error).inc()
-        record.update(applied=False, held=True, error=error, error_message=reason)
-        return record
-
-    def _miss(self, record: dict, *, now: float, reason: str) -> dict:
+    def _miss(self, record: dict, *, now: float, reason: str, error: str) -> dict:
+        """The cluster or Prometheus could not be read: hold everything, back off, count towards unready."""
         self.misses += 1
         self._retry_at = now + min(self.tick_s * 2 ** (self.misses - 1), self.max_backoff_s) - self.tick_s / 2
+        record.update(applied=False, held=True, error=error, error_message=reason, misses=self.misses)
+        return record
+
+    def _mark_prometheus_stale(self) -> None:
         for job in self.jobs.values():
             self.metrics.signal_stale.labels(application=job.application, deployment=job.deployment,
                                              signal="prometheus").set(1)
-        record.update(applied=False, held=True, error="prometheus_unavailable", error_message=reason,
-                      misses=self.misses)
-        return record
 
     # -- exports ----------------------------------------------------------------------------------
 
@@ -310,3 +310,9 @@ class Controller:
                 listener(record)
             except Exception as exc:  # noqa: BLE001 - an event sink must not stop decisions
                 self.log.warning("listener_failed", error=repr(exc)[:300])
+
+
+def _params_of(policy: Policy) -> dict:
+    """The policy's parameters (latency percentile, utilization cap, quantiles...), for the replay."""
+    params = getattr(getattr(policy, "inner", policy), "params", None)
+    return dataclasses.asdict(params) if dataclasses.is_dataclass(params) else {}

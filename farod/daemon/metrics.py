@@ -21,6 +21,9 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 JOB = ("application", "deployment")
+# farod_actuation_errors_total's reasons, exported at 0 from the start so rate() and alerts see them.
+ACTUATION_ERROR_REASONS = ("timeout", "unreachable", "http_5xx", "rejected", "unauthorized", "not_found",
+                           "autoscaling_conflict", "imperative_app", "quota")
 # Ray Serve's default request latency buckets (ray.serve._private.constants.DEFAULT_LATENCY_BUCKET_MS).
 RAY_LATENCY_BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 60000, 120000,
                           300000, 600000)
@@ -45,6 +48,8 @@ class DaemonMetrics:
                                            registry=registry)
         self.actuation_errors = Counter("farod_actuation_errors", "Decisions the actuator could not apply",
                                         ("reason",), registry=registry)
+        for reason in ACTUATION_ERROR_REASONS:
+            self.actuation_errors.labels(reason=reason)
         self.signal_stale = Gauge("farod_signal_stale", "1 while a signal of the job is stale or missing",
                                   (*JOB, "signal"), registry=registry)
         self.policy_info = Gauge("farod_policy_info", "The policy in charge (value 1)", ("policy",),

@@ -28,6 +28,13 @@ cover yet (rules not loaded, first minute after start) is still read from the ra
 - ``running_replicas``: healthy replicas;
 - ``processing_time_ms``: mean model execution time (learns the service time when it is not given).
 
+Only ``request_rate`` is required for a decision (replica counts also come from the actuator, which
+asks the cluster). Ray's OpenTelemetry exporter only exports a gauge in the intervals it was set --
+the replica health gauge appears every health check and vanishes in between -- so gauges are read as
+``avg_over_time``/``max_over_time`` over the window; a bare gauge would flicker between present and
+missing. Freshness is the age of the newest sample of the router's request counter, which Ray exports
+every interval.
+
 Credentials come from a bearer-token file, read at every request (a rotated Kubernetes token is
 picked up) and never logged; TLS verification is on unless the config turns it off.
 """
@@ -51,11 +58,11 @@ from farod.policies.base import JobSpec
 
 SIGNALS = ("request_rate", "p99_latency_ms", "mean_latency_ms", "ongoing_requests", "running_replicas",
            "processing_time_ms")
-# Signals a job cannot be decided without; the others only inform (a job with no HTTP traffic has no p99).
-REQUIRED_SIGNALS = ("request_rate", "running_replicas")
+# Signals a job cannot be decided without; the others only inform (a job with no HTTP traffic has no p99;
+# replica counts also come from the actuator, which asks the cluster itself).
+REQUIRED_SIGNALS = ("request_rate",)
 
 _ROUTER_REQUESTS = '{__name__=~"ray_serve_num_router_requests(_total)?"}'
-_FRESHNESS_SERIES = "ray_serve_deployment_replica_healthy"
 _BY_JOB = "application, deployment"
 
 
@@ -97,9 +104,9 @@ def queries(*, window_s: float, use_recording_rules: bool) -> dict[str, str]:
                           f"(rate(ray_serve_http_request_latency_ms_bucket[{w}])))",
         "mean_latency_ms": f"sum by (application) (rate(ray_serve_http_request_latency_ms_sum[{w}])) / "
                            f"sum by (application) (rate(ray_serve_http_request_latency_ms_count[{w}]))",
-        "ongoing_requests": f"sum by ({_BY_JOB}) (ray_serve_replica_processing_queries) + "
-                            f"sum by ({_BY_JOB}) (ray_serve_deployment_queued_queries)",
-        "running_replicas": f"sum by ({_BY_JOB}) (ray_serve_deployment_replica_healthy)",
+        "ongoing_requests": f"sum by ({_BY_JOB}) (avg_over_time(ray_serve_replica_processing_queries[{w}])) + "
+                            f"sum by ({_BY_JOB}) (avg_over_time(ray_serve_deployment_queued_queries[{w}]))",
+        "running_replicas": f"sum by ({_BY_JOB}) (max_over_time(ray_serve_deployment_replica_healthy[{w}]))",
         "processing_time_ms": f"sum by ({_BY_JOB}) (rate(ray_serve_deployment_processing_latency_ms_sum"
                               f"[{processing_w}])) / sum by ({_BY_JOB}) "
                               f"(rate(ray_serve_deployment_processing_latency_ms_count[{processing_w}]))",
@@ -141,8 +148,7 @@ class PrometheusSignals:
 
     def read(self, jobs: Mapping[str, JobSpec], *, now: float) -> dict[str, JobSignals]:
         """Every signal of every job at ``now``; raises :class:`PrometheusUnavailable`."""
-        ages = self._by_job(self.instant(f"time() - max by ({_BY_JOB}) (timestamp({_FRESHNESS_SERIES}))",
-                                         now=now))
+        ages = self._by_job(self.instant(f"time() - max by ({_BY_JOB}) (timestamp({_ROUTER_REQUESTS}))", now=now))
         results = {name: self.instant(expr, now=now) for name, expr in self._queries.items()}
         by_job = {name: self._by_job(series) for name, series in results.items()}
         signals = {}

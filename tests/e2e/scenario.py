@@ -1,0 +1,308 @@
+"""``make e2e``: farod keeps two real Ray Serve deployments in their SLO as the load moves between them.
+
+Run inside a private network namespace (the Makefile does it)::
+
+    unshare -n bash -c 'ip link set lo up && .venv/bin/python -m tests.e2e.scenario'
+
+The stack, all real and all on 127.0.0.1:
+
+- Ray 2.60 (``ray start --head --block``, token auth on, metrics exported every 2 s) running two
+  applications of :mod:`tests.e2e.serve_app` -- one request at a time per replica, 250 ms each.
+  Both start with 2 replicas. ``serve-cluster0`` is deployed with ``external_scaler_enabled`` (farod scales it through Serve's
+  external scaling API), ``serve-cluster1`` without (farod re-PUTs the declarative config), so both
+  actuation paths run;
+- Prometheus (``/usr/bin/prometheus``) scraping Ray and farod every 2 s with ``rules/`` loaded;
+- ``farod run`` with ``faro-fairsum`` on a 5-CPU quota, tick 5 s, plan 30 s, forecast steps of 10 s
+  (the trace is compressed 6x: one trace minute lasts 10 s);
+- ``farod loadgen`` replaying a two-phase trace: 8 req/s on serve-cluster0 and 1 on serve-cluster1,
+  then the reverse (2 and 0.25 Erlangs: the loaded job needs 3-4 replicas for its 1 s SLO). The rates
+  are modest on purpose: on two shared cores Ray's HTTP proxy, not the replicas, limits throughput.
+
+While the load runs the scenario polls the dashboard for the deployments' targets. It asserts that
+the loaded deployment scaled up in each phase and the unloaded one came down, that the targets never
+exceeded the quota, that farod's metrics reached Prometheus and that farod stopped cleanly on SIGTERM,
+and prints ``E2E {json}`` as its last line. Any failed assertion exits non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from farod.actuators.rayserve import RayServeActuator
+from farod.daemon.config import load_config
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+QUOTA_CPU = 5
+SLO_MS = 1000
+SERVICE_TIME_MS = 250
+TIME_SCALE = 6  # one trace minute replays in 10 s
+HIGH_COUNT, LOW_COUNT = 80, 10  # requests per trace minute -> 8 and 1 req/s at TIME_SCALE 6
+PHASE_UNITS = (9, 10)
+INITIAL_REPLICAS = 2  # phase A: load on serve-cluster0; phase B: on serve-cluster1
+JOBS = ("serve-cluster0/classifier", "serve-cluster1/classifier")
+FAROD_METRICS = ("farod_target_replicas", "farod_forecast_requests_per_second", "farod_predicted_latency_seconds",
+                 "farod_utility", "farod_quota_used_ratio", "farod_decision_duration_seconds_count",
+                 "farod_actuation_errors_total", "farod_signal_stale", "farod_policy_info", "farod_leader")
+DASHBOARD, PROMETHEUS, SERVE = "http://127.0.0.1:8265", "http://127.0.0.1:9090", "http://127.0.0.1:8000"
+
+
+class Stack:
+    """The processes the scenario starts; :meth:`close` ends exactly these, by process group."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self, name: str, argv: list[str], **kwargs) -> subprocess.Popen:
+        log = open(self.workdir / f"{name}.log", "w")
+        process = subprocess.Popen(argv, stdout=kwargs.pop("stdout", log), stderr=log, start_new_session=True,
+                                   cwd=REPO, **kwargs)
+        self.processes.append(process)
+        return process
+
+    def close(self) -> None:
+        for process in reversed(self.processes):
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for process in reversed(self.processes):
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            _signal_group(process, signal.SIGKILL)
+
+
+def main() -> int:
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="farod-e2e-", dir="/tmp"))
+    stack = Stack(workdir)
+    try:
+        result = run(stack, workdir)
+    finally:
+        stack.close()
+    result["wall_s"] = round(time.monotonic() - started, 1)
+    failures = result.pop("failures")
+    for failure in failures:
+        print(f"E2E FAILED: {failure}", file=sys.stderr)
+    print("E2E " + json.dumps(result, sort_keys=True))
+    return 1 if failures else 0
+
+
+def run(stack: Stack, workdir: Path) -> dict:
+    token = workdir / "ray_token"
+    token.write_text(secrets.token_hex(32))
+    token.chmod(0o600)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token),
+           "RAY_USAGE_STATS_ENABLED": "0", "RAY_metrics_report_interval_ms": "2000"}
+    _step("starting Ray")
+    stack.start("ray", [str(BIN / "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1",
+                        "--num-cpus=8", "--dashboard-host=127.0.0.1", "--dashboard-port=8265",
+                        "--metrics-export-port=8081", f"--temp-dir={workdir / 'ray'}", "--disable-usage-stats",
+                        "--include-dashboard=true"], env=env)
+    ray = RayServeActuator(url=DASHBOARD, bearer_token_file=str(token), timeout_s=10)
+    _wait("the Ray dashboard", lambda: ray.read({}) is not None, timeout_s=120)
+    _step("deploying two applications")
+    _request("PUT", f"{DASHBOARD}/api/serve/applications/", token, _serve_config())
+    jobs = load_config(_write_farod_config(workdir, token)).jobs_by_key
+    _wait("both applications RUNNING", lambda: all(s.running_replicas >= 1 for s in ray.read(jobs).values())
+          and len(ray.read(jobs)) == 2, timeout_s=180)
+
+    _step("starting Prometheus")
+    stack.start("prometheus", ["/usr/bin/prometheus", f"--config.file={_write_prometheus_config(workdir)}",
+                               f"--storage.tsdb.path={workdir / 'prometheus'}", "--web.listen-address=127.0.0.1:9090"])
+    _wait("Prometheus", lambda: _get(f"{PROMETHEUS}/-/ready") == 200, timeout_s=60)
+
+    _step("starting farod run")
+    farod_log = workdir / "farod.jsonl"
+    farod = stack.start("farod", [str(BIN / "farod"), "run", "--config", str(workdir / "farod.yaml")],
+                        stdout=open(farod_log, "w"))
+    _wait("farod /readyz", lambda: _get("http://127.0.0.1:8080/readyz") == 200, timeout_s=60)
+
+    _step("replaying the trace")
+    trace = _write_trace(workdir)
+    replay_s = sum(PHASE_UNITS) * 60 / TIME_SCALE
+    loadgen = stack.start("loadgen", [str(BIN / "farod"), "loadgen", "--trace", str(trace),
+                                      "--map", f"{JOBS[0]}={SERVE}/c0", "--map", f"{JOBS[1]}={SERVE}/c1",
+                                      "--time-scale", str(TIME_SCALE), "--max-seconds", str(replay_s + 15),
+                                      "--json", str(workdir / "loadgen.json")])
+    load_started = time.monotonic()
+    timeline = []
+    while loadgen.poll() is None:
+        state = _read_quietly(ray, jobs)
+        if state:
+            timeline.append({"t": round(time.monotonic() - load_started, 1),
+                             **{key: [s.target_replicas, s.running_replicas] for key, s in state.items()}})
+        time.sleep(2)
+    if loadgen.returncode != 0:
+        raise SystemExit(f"loadgen failed: {(workdir / 'loadgen.log').read_text()[-2000:]}")
+    time.sleep(8)  # one more scrape and rule evaluation after the last requests
+    _step("collecting results")
+    series = {name: len(_query(f"{{__name__={name!r}}}")) for name in FAROD_METRICS}
+    attainment = {f"{r['metric']['application']}/{r['metric']['deployment']}": round(float(r["value"][1]), 4)
+                  for r in _query("application_deployment:ray_serve_http_requests_within_slo:ratio_rate5m")}
+    farod.send_signal(signal.SIGTERM)
+    farod_exit = farod.wait(timeout=60)
+    decisions = [json.loads(line) for line in farod_log.read_text().splitlines()
+                 if line.startswith("{") and '"event": "decision"' in line]
+    return _verdict(timeline, decisions, series, attainment, farod_exit, workdir)
+
+
+def _verdict(timeline, decisions, series, attainment, farod_exit, workdir) -> dict:
+    phase_a_end = PHASE_UNITS[0] * 60 / TIME_SCALE
+    in_a = [row for row in timeline if row["t"] <= phase_a_end]
+    in_b = [row for row in timeline if row["t"] > phase_a_end]
+    peak = {key: max((row[key][0] for row in timeline if key in row), default=0) for key in JOBS}
+    peak_a = {key: max((row[key][0] for row in in_a if key in row), default=0) for key in JOBS}
+    peak_b = {key: max((row[key][0] for row in in_b if key in row), default=0) for key in JOBS}
+    last = timeline[-1] if timeline else {}
+    scaled_up = sorted(key for key in JOBS if peak[key] > INITIAL_REPLICAS)
+    scaled_down = sorted(key for key in JOBS if any(later[key][0] < earlier[key][0]
+                                                    for earlier, later in zip(timeline, timeline[1:])
+                                                    if key in earlier and key in later))
+    max_total = max((sum(row[key][0] for key in JOBS if key in row) for row in timeline), default=0)
+    max_running = max((sum(row[key][1] for key in JOBS if key in row) for row in timeline), default=0)
+    failures = []
+    if not decisions:
+        failures.append("farod logged no decision")
+    if max_total > QUOTA_CPU:
+        failures.append(f"targets reached {max_total} replicas, above the quota of {QUOTA_CPU}")
+    if peak_a[JOBS[0]] <= INITIAL_REPLICAS:
+        failures.append(f"{JOBS[0]} never scaled up while it had the load (phase A peak {peak_a[JOBS[0]]})")
+    if peak_b[JOBS[1]] <= INITIAL_REPLICAS:
+        failures.append(f"{JOBS[1]} never scaled up after the load moved to it (phase B peak {peak_b[JOBS[1]]})")
+    if not last or last[JOBS[0]][0] >= peak_a[JOBS[0]]:
+        failures.append(f"{JOBS[0]} did not scale down after the load left it")
+    missing = [name for name, count in series.items() if count == 0]
+    if missing:
+        failures.append(f"farod metrics missing in Prometheus: {', '.join(missing)}")
+    if farod_exit != 0:
+        failures.append(f"farod exited {farod_exit} on SIGTERM")
+    (workdir / "timeline.json").write_text(json.dumps(timeline))
+    return {"decisions": len(decisions), "quota": {"cpu": QUOTA_CPU}, "max_total_replicas": max_total,
+            "max_running_replicas": max_running, "scaled_up": scaled_up, "scaled_down": scaled_down,
+            "peak_replicas": {"phase_a": peak_a, "phase_b": peak_b}, "slo_attainment": attainment,
+            "prometheus_series": {name.removesuffix("_count"): count for name, count in series.items()},
+            "actuator": "rayserve", "actuation_errors": sum(1 for d in decisions if d.get("error")),
+            "workdir": str(workdir), "failures": failures}
+
+
+# -- the stack's configuration ---------------------------------------------------------------------
+
+def _serve_config() -> dict:
+    def application(index: int, *, external: bool) -> dict:
+        return {"name": f"serve-cluster{index}", "route_prefix": f"/c{index}",
+                "import_path": "tests.e2e.serve_app:app", "args": {"service_time_ms": SERVICE_TIME_MS},
+                "external_scaler_enabled": external, "deployments": [{"name": "classifier", "num_replicas": INITIAL_REPLICAS}]}
+
+    return {"http_options": {"host": "127.0.0.1", "port": 8000},
+            "applications": [application(0, external=True), application(1, external=False)]}
+
+
+def _write_farod_config(workdir: Path, token: Path) -> Path:
+    config = {
+        # Raw 20 s windows instead of the recording rules' 1-minute ones: the trace is compressed 6x.
+        "prometheus": {"url": PROMETHEUS, "use_recording_rules": False, "backfill_hours": 0.1, "window_s": 20,
+                       "stale_after_s": 30, "timeout_s": 5},
+        "jobs": [{"application": key.split("/")[0], "deployment": "classifier", "slo_ms": SLO_MS,
+                  "service_time_ms": SERVICE_TIME_MS, "min_replicas": 1, "max_replicas": 4} for key in JOBS],
+        "quota": {"cpu": QUOTA_CPU},
+        "policy": {"name": "faro-fairsum",
+                   "params": {"step_s": 10, "horizon": 3, "startup_s": 10, "forecaster": "last"}},
+        "actuator": {"kind": "rayserve", "rayserve": {"url": DASHBOARD, "bearer_token_file": str(token),
+                                                      "timeout_s": 10}},
+        "intervals": {"tick_s": 5, "plan_s": 30},
+        "safety": {"max_replicas_added": 4, "max_replicas_removed": 4},
+        "server": {"host": "127.0.0.1", "port": 8080},
+    }
+    path = workdir / "farod.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def _write_prometheus_config(workdir: Path) -> Path:
+    config = {"global": {"scrape_interval": "2s", "evaluation_interval": "5s"},
+              "rule_files": [str(REPO / "rules" / "farod.rules.yaml")],
+              "scrape_configs": [{"job_name": "ray", "static_configs": [{"targets": ["127.0.0.1:8081"]}]},
+                                 {"job_name": "farod", "static_configs": [{"targets": ["127.0.0.1:8080"]}]}]}
+    path = workdir / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _write_trace(workdir: Path) -> Path:
+    path = workdir / "trace.jsonl"
+    lines = []
+    for unit in range(sum(PHASE_UNITS)):
+        loaded = 0 if unit < PHASE_UNITS[0] else 1
+        counts = {f"serve-cluster{i}": {"classifier": HIGH_COUNT if i == loaded else LOW_COUNT} for i in (0, 1)}
+        lines.append(json.dumps({"ts": unit, "counts": counts}))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# -- small helpers ---------------------------------------------------------------------------------
+
+def _step(message: str) -> None:
+    print(f"e2e: {message}", file=sys.stderr, flush=True)
+
+
+def _wait(what: str, ready, *, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if ready():
+                return
+        except Exception:  # noqa: BLE001 - not up yet
+            pass
+        time.sleep(1)
+    raise SystemExit(f"E2E FAILED: {what} not ready after {timeout_s:g} s")
+
+
+def _read_quietly(ray: RayServeActuator, jobs) -> dict:
+    try:
+        return dict(ray.read(jobs))
+    except Exception:  # noqa: BLE001 - a busy dashboard skips one poll
+        return {}
+
+
+def _get(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.status
+
+
+def _request(method: str, url: str, token: Path, body: dict) -> None:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method=method,
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {token.read_text().strip()}"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        response.read()
+
+
+def _query(expr: str) -> list[dict]:
+    url = f"{PROMETHEUS}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)["data"]["result"]
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
