@@ -85,7 +85,7 @@ def test_quota_is_hard_limit_minus_unmanaged_requests(kube):
         "spec": {"hard": {"requests.cpu": "32", "requests.memory": "64Gi", "requests.nvidia.com/gpu": "4",
                           "pods": "100"}},
     })
-    managed = {"ray.io/originated-from-cr-name": "serving"}
+    managed = {"ray.io/is-ray-node": "yes", "ray.io/cluster": "serving-x7k2p"}
     pods = [
         _pod("ray-worker-1", managed, "4", gpu="1"),                    # farod's: not subtracted
         _pod("web", {"app": "web"}, "1500m", memory="2Gi"),            # 1.5 CPU, 2 GiB
@@ -95,7 +95,7 @@ def test_quota_is_hard_limit_minus_unmanaged_requests(kube):
     for pod in pods:
         kube.put_object("", "v1", "pods", "ml", pod)
     quota = read_resource_quota(api_client=kube.api_client(), namespace="ml", name="compute-quota",
-                                managed_selector="ray.io/originated-from-cr-name=serving")
+                                managed_selector="ray.io/is-ray-node=yes")
     gib = 1024 ** 3
     assert quota == {"cpu": 32 - 1.5 - 3, "memory": 64 * gib - 2 * gib - 1 * gib, "gpu": 2.0}
 

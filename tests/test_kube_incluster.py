@@ -111,3 +111,21 @@ def test_configmap_text_errors_name_the_line():
     with pytest.raises(FarodError, match=r"^configmap:\d+: expected"):
         parse_config_text("jobs:\n  - [unclosed\n")
     assert yaml.safe_load(CONFIG)["kubernetes"]["enabled"] is True
+
+
+def test_quota_from_a_resource_quota_is_read_at_every_decision():
+    text = CONFIG.replace("quota: {cpu: 4}", "quota: {from_resource_quota: {name: compute}}")
+    with FakeKube() as kube:
+        kube.put_object("", "v1", "resourcequotas", "ml", {"metadata": {"name": "compute"},
+                                                           "spec": {"hard": {"requests.cpu": "10"}}})
+        config = parse_config_text(text)
+        in_cluster = InCluster(config, config_text=text, api_client=kube.api_client(), identity="farod-0",
+                               signals=StubSignals(config.jobs_by_key), clock=FakeClock())
+        quota = in_cluster.daemon.controller.quota
+        assert quota() == {"cpu": 10.0}
+        pod = {"metadata": {"name": "web", "labels": {"app": "web"}}, "status": {"phase": "Running"},
+               "spec": {"containers": [{"name": "web", "image": "x", "resources": {"requests": {"cpu": "2500m"}}}]}}
+        kube.put_object("", "v1", "pods", "ml", pod)
+        ray_pod = {**pod, "metadata": {"name": "ray-worker", "labels": {"ray.io/is-ray-node": "yes"}}}
+        kube.put_object("", "v1", "pods", "ml", ray_pod)
+        assert quota() == {"cpu": 7.5}

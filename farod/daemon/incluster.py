@@ -10,7 +10,7 @@ The daemon knows nothing about Kubernetes; it exposes hooks and this module fill
 - ``is_leader``: a :class:`~farod.kube.leader.LeaderElector` on the Lease
   ``kubernetes.leader_election.lease_name`` (or always True when leader election is off);
 - ``quota``: with ``quota.from_resource_quota`` the namespace ResourceQuota, re-read at every
-  decision, minus what pods farod does not manage request (the RayService's pods are farod's);
+  decision, minus what pods farod does not manage request (the namespace's Ray pods are farod's);
 - ``actuator``: the KubeRay :class:`~farod.actuators.rayservice.RayServiceActuator` for
   ``actuator.kind: rayservice`` (the others the daemon builds itself);
 - :meth:`Daemon.reload`: fed by a :class:`~farod.kube.policy_watch.PolicyWatcher` on the policy
@@ -43,8 +43,10 @@ from farod.kube.leader import LeaderElector
 from farod.kube.policy_watch import PolicyWatcher
 from farod.kube.quota import read_resource_quota
 
-# KubeRay labels every pod of a RayService's clusters with the RayService's name.
-MANAGED_POD_LABEL = "ray.io/originated-from-cr-name"
+# KubeRay labels every Ray pod (head and workers) ray.io/is-ray-node=yes; its RayCluster name (and so
+# the ray.io/cluster label) is the RayService's name plus a suffix that changes on upgrades, so the
+# pods farod manages are the namespace's Ray pods.
+MANAGED_PODS = "ray.io/is-ray-node=yes"
 
 
 def parse_config_text(text: str, *, source: str = "configmap") -> Config:
@@ -102,10 +104,8 @@ class InCluster:
     def _quota(self, config: Config):
         if not config.quota_resource_quota:
             return None  # the daemon uses the config's static quota
-        rayservice = config.actuator.rayservice.name if config.actuator.kind == "rayservice" else ""
-        selector = f"{MANAGED_POD_LABEL}={rayservice}" if rayservice else "ray.io/is-ray-node=yes"
         return lambda: read_resource_quota(api_client=self.api_client, namespace=self.namespace,
-                                           name=config.quota_resource_quota, managed_selector=selector)
+                                           name=config.quota_resource_quota, managed_selector=MANAGED_PODS)
 
     def _actuator(self, config: Config):
         if config.actuator.kind != "rayservice":
