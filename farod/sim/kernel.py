@@ -88,7 +88,7 @@ class KernelState:
     arrivals: np.ndarray  # (J, U) requests that arrived in each unit
     ring: np.ndarray  # (J, W, 3) latest completions
     out_job: np.ndarray  # (N,) int16 finished requests: job,
-    out_unit: np.ndarray  # (N,) int32 arrival unit,
+    out_unit: np.ndarray  # (N,) int16 (int32 for very long traces) arrival unit,
     out_latency: np.ndarray  # (N,) float32 latency in s (+inf: rejected)
     out_count: np.ndarray  # (1,) int64 filled length of the out_* arrays
 
@@ -130,7 +130,7 @@ class KernelState:
             arrivals=np.zeros((jobs, units), dtype=np.int64),
             ring=np.zeros((jobs, ring_size, 3)),
             out_job=np.zeros(expected_requests, dtype=np.int16),
-            out_unit=np.zeros(expected_requests, dtype=np.int32),
+            out_unit=np.zeros(expected_requests, dtype=np.int16 if units <= np.iinfo(np.int16).max else np.int32),
             out_latency=np.zeros(expected_requests, dtype=np.float32),
             out_count=np.zeros(1, dtype=np.int64),
         )
