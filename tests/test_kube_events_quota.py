@@ -107,3 +107,11 @@ def test_quota_never_goes_negative_and_missing_quota_is_one_line(kube):
                                managed_selector="ray.io/is-ray-node=yes") == {"cpu": 0.0}
     with pytest.raises(FarodError, match=r"^quota.from_resource_quota: ml/absent: 404"):
         read_resource_quota(api_client=kube.api_client(), namespace="ml", name="absent", managed_selector="x=y")
+
+
+def test_unreachable_api_server_is_a_one_line_quota_error(kube):
+    api_client = kube.api_client()
+    api_client.configuration.host = "http://127.0.0.1:9"
+    api_client.configuration.retries = 0
+    with pytest.raises(FarodError, match=r"^quota.from_resource_quota: ml/q: API server unreachable"):
+        read_resource_quota(api_client=api_client, namespace="ml", name="q", managed_selector="x=y")

@@ -103,3 +103,17 @@ def test_bad_timings_are_refused():
     with pytest.raises(ValueError, match="retry_period_s < renew_deadline_s < lease_duration_s"):
         LeaderElector(api_client=None, namespace="d", lease_name="l", identity="x",
                       lease_duration_s=10, renew_deadline_s=10, retry_period_s=2)
+
+
+def test_an_unreachable_api_server_makes_the_leader_step_down(kube):
+    """Connection refused (urllib3 errors, not ApiException) must not kill the elector either."""
+    clock = FakeClock()
+    a = _elector(kube, "farod-a", clock)
+    assert a.step()
+    a._api.api_client.configuration.host = "http://127.0.0.1:9"  # discard port: refused
+    a._api.api_client.configuration.retries = 0
+    clock.now += 4
+    assert a.step()  # still within the renew deadline
+    clock.now += 7
+    assert not a.step()
+    assert not a.is_leader

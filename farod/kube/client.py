@@ -16,10 +16,14 @@ from __future__ import annotations
 import os
 
 import kubernetes
+import urllib3
 
 from farod.errors import FarodError
 
 SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+# What a call to the API server can raise when the server refuses (ApiException) or cannot be reached
+# (urllib3's MaxRetryError, ProtocolError, ReadTimeoutError are not OSErrors).
+API_ERRORS = (kubernetes.client.ApiException, urllib3.exceptions.HTTPError, OSError)
 
 
 def connect(*, kubeconfig: str | None = None) -> kubernetes.client.ApiClient:

@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping
 import kubernetes
 import structlog
 
+from farod.kube.client import API_ERRORS
+
 log = structlog.get_logger(__name__)
 
 REPORTING_CONTROLLER = "farod.io/farod"
@@ -80,7 +82,7 @@ class EventRecorder:
             else:
                 name = self._create(regarding=regarding, reason=reason, note=note, action=action, type=type, now=now)
                 self._recent[key] = (name, 1, now)
-        except (kubernetes.client.ApiException, OSError) as exc:
+        except API_ERRORS as exc:
             log.warning("event_failed", reason=reason, error=str(getattr(exc, "reason", exc)))
             self._recent.pop(key, None)
             return False

@@ -29,6 +29,7 @@ import kubernetes
 import structlog
 
 from farod.kube.background import Background
+from farod.kube.client import API_ERRORS
 
 log = structlog.get_logger(__name__)
 
@@ -82,13 +83,9 @@ class LeaderElector(Background):
         now = self._clock()
         try:
             self._try_acquire_or_renew(now)
-        except kubernetes.client.ApiException as exc:
-            if exc.status != 409:
-                log.warning("lease_error", lease=self.lease_name, status=exc.status, reason=exc.reason)
-            if self._leader and now - self._renewed_at >= self.renew_deadline_s:
-                self._set_leader(False)
-        except (OSError, kubernetes.client.exceptions.OpenApiException) as exc:
-            log.warning("lease_error", lease=self.lease_name, error=str(exc))
+        except API_ERRORS as exc:
+            if getattr(exc, "status", None) != 409:  # 409: another candidate won the race, not an error
+                log.warning("lease_error", lease=self.lease_name, error=str(getattr(exc, "reason", exc))[:200])
             if self._leader and now - self._renewed_at >= self.renew_deadline_s:
                 self._set_leader(False)
         return self._leader
@@ -159,7 +156,7 @@ class LeaderElector(Background):
             lease.spec.lease_duration_seconds = 1
             lease.spec.renew_time = _micro_time(self._wall_clock())
             self._api.replace_namespaced_lease(self.lease_name, self.namespace, lease)
-        except (kubernetes.client.ApiException, OSError) as exc:
+        except API_ERRORS as exc:
             log.warning("lease_release_failed", lease=self.lease_name, error=str(exc))
 
     def run(self) -> None:

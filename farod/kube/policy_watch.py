@@ -31,6 +31,7 @@ import structlog
 
 from farod.errors import FarodError
 from farod.kube.background import Background
+from farod.kube.client import API_ERRORS
 from farod.kube.events import EventRecorder
 
 log = structlog.get_logger(__name__)
@@ -123,7 +124,7 @@ class PolicyWatcher(Background, Generic[Config]):
                     resource_version = configmap.metadata.resource_version
                     if event["type"] in ("ADDED", "MODIFIED"):
                         self.handle(configmap)
-            except (kubernetes.client.ApiException, OSError, ValueError) as exc:
+            except (*API_ERRORS, ValueError) as exc:
                 if self.stopping.is_set():
                     break
                 log.warning("policy_watch_error", configmap=self.name, error=str(exc))

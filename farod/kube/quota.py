@@ -23,6 +23,7 @@ import kubernetes
 from kubernetes.utils import parse_quantity
 
 from farod.errors import FarodError
+from farod.kube.client import API_ERRORS
 
 # ResourceQuota key -> (pod request key, farod resource name)
 QUOTA_RESOURCES = {
@@ -75,6 +76,9 @@ def read_resource_quota(
         pods = core.list_namespaced_pod(namespace).items
     except kubernetes.client.ApiException as exc:
         raise FarodError(f"quota.from_resource_quota: {namespace}/{name}: {exc.status} {exc.reason}") from None
+    except API_ERRORS as exc:
+        raise FarodError(f"quota.from_resource_quota: {namespace}/{name}: API server unreachable: "
+                         f"{str(exc)[:200]}") from None
     hard = (quota.spec.hard if quota.spec else None) or {}
     unmanaged = [
         pod_requests(pod)
