@@ -32,6 +32,8 @@ from farod.errors import FarodError
 
 # Fewer h-step errors than this and the empirical quantiles are noise: use Poisson spread instead.
 MIN_ERRORS = 30
+# How far back a gap may be bridged by carrying the last good count forward.
+GAP_LOOKBACK_MINUTES = 1440
 
 
 class Forecaster(abc.ABC):
@@ -96,6 +98,11 @@ def fill_gaps(values: np.ndarray) -> np.ndarray:
     last_good = np.maximum.accumulate(np.where(good, np.arange(values.size), -1))
     last_good[last_good < 0] = np.flatnonzero(good)[0]
     return values[last_good]
+
+
+def recent(history: np.ndarray, minutes: int) -> np.ndarray:
+    """The last ``minutes`` of ``history`` with gaps filled from up to a day before them."""
+    return fill_gaps(history[-(minutes + GAP_LOOKBACK_MINUTES) :])[-minutes:]
 
 
 def window_means(cumulative: np.ndarray, ends: np.ndarray, window: int) -> np.ndarray:

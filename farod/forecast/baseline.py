@@ -26,6 +26,7 @@ from farod.forecast.base import (
     check_train,
     cumulative,
     fill_gaps,
+    recent,
     window_means,
 )
 
@@ -66,14 +67,13 @@ class MovingAverage(Forecaster):
 
     def _observe(self, history: np.ndarray) -> None:
         if history.size - self._spread_at >= ERROR_REFRESH_MINUTES or history.size < self._spread_at:
-            recent = fill_gaps(history[-ERROR_LOOKBACK_MINUTES:])
-            today = moving_average_errors(recent, self.window)
+            today = moving_average_errors(fill_gaps(history[-ERROR_LOOKBACK_MINUTES:]), self.window)
             self._spread = ErrorQuantiles(np.concatenate([self._train_errors, today]))
             self._spread_at = history.size
 
     def point(self, horizon: int) -> np.ndarray:
-        recent = fill_gaps(self.history[-self.window :])
-        level = recent.mean() if recent.size else 0.0
+        window = recent(self.history, self.window)
+        level = window.mean() if window.size else 0.0
         return np.full(horizon, level)
 
     def _predict(self, horizon: int, quantiles: np.ndarray) -> np.ndarray:

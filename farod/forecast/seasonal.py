@@ -37,7 +37,7 @@ from farod.forecast.base import (
     check_positive_int,
     check_train,
     cumulative,
-    fill_gaps,
+    recent,
     window_means,
 )
 from farod.forecast.baseline import MovingAverage
@@ -107,7 +107,7 @@ class SeasonalRegression(Forecaster):
     def point(self, horizon: int) -> np.ndarray:
         if horizon > self._coefficients.shape[0]:
             self._fit(horizon)  # once, when a longer horizon is first asked for
-        tail = fill_gaps(self.history[-TAIL_MINUTES:])
+        tail = recent(self.history, TAIL_MINUTES)
         if tail.size == 0:
             return self.profile[np.arange(horizon) % self.profile.size]
         # Features of the tail at its own end equal those of the whole history: same windows, same

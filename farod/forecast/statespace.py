@@ -3,7 +3,7 @@
 Example::
 
     >>> forecaster = Ets(train=earlier_days, refit_every=60)
-    >>> forecaster.update(history)            # a Kalman step per new minute, a full fit once an hour
+    >>> forecaster.update(history)            # filters at fixed parameters; a full fit once an hour
     >>> forecaster.predict(7, [0.5, 0.9])      # mean +- z * standard error from get_forecast
 
 Why the cadence: a maximum-likelihood fit costs 0.2-0.5 s, the decision loop has 10 ms per job. The
@@ -12,7 +12,7 @@ refitted every ``refit_every`` minutes on the last ``fit_window`` minutes and, i
 ``extend``-ed with the new minutes at fixed parameters. Parameters start from the last earlier day in
 ``train`` when there is one, so the model works from the first minute of today.
 
-Both are state-space models, so gaps are missing observations the Kalman filter steps over, and the
+Fits and filters run with one BLAS thread (the matrices are tiny). Both are state-space models, so gaps are missing observations the Kalman filter steps over, and the
 forecast intervals are Gaussian (``predicted_mean + z_q * se_mean``). Before a first fit is possible
 (no train and under ``MIN_FIT_MINUTES`` of history) they answer as the 15-minute moving average.
 """
@@ -27,12 +27,15 @@ from scipy import stats
 from statsmodels.tsa.statespace.exponential_smoothing import ExponentialSmoothing
 from statsmodels.tsa.statespace.mlemodel import MLEModel
 from statsmodels.tsa.statespace.sarimax import SARIMAX
+from threadpoolctl import ThreadpoolController
 
 from farod.errors import FarodError
 from farod.forecast.base import Forecaster, check_positive_int, check_train
 from farod.forecast.baseline import MovingAverage
 
 MIN_FIT_MINUTES = 30
+# The Kalman filter multiplies tiny matrices: BLAS threads only add overhead (10x on a busy machine).
+_BLAS = ThreadpoolController()
 
 
 def as_observations(values: np.ndarray) -> np.ndarray:
@@ -43,7 +46,7 @@ def as_observations(values: np.ndarray) -> np.ndarray:
 
 
 class StateSpace(Forecaster):
-    """Shared cadence: fit every ``refit_every`` minutes on the last ``fit_window``, extend in between."""
+    """Shared cadence: fit every ``refit_every`` minutes on the last ``fit_window``, filter in between."""
 
     def __init__(self, *, train: np.ndarray | None = None, refit_every: int = 60, fit_window: int = 240):
         super().__init__()
@@ -56,33 +59,35 @@ class StateSpace(Forecaster):
         self._fitted_at = None  # history length at the last full fit
         self._seen = 0  # history length the results have filtered
         if days is not None:
-            self._params = self._fit(days[-1][-self.fit_window :]).params
+            self._params = self._run(days[-1][-self.fit_window :], params=None).params
 
     @abc.abstractmethod
     def _model(self, observations: np.ndarray) -> MLEModel:
         """The statsmodels model of these observations."""
 
-    def _fit(self, observations: np.ndarray):
-        with warnings.catch_warnings():
+    def _run(self, observations: np.ndarray, *, params: np.ndarray | None):
+        """Fit (``params`` None) or only filter at fixed ``params``; no parameter covariance either way."""
+        model = self._model(as_observations(observations))
+        with warnings.catch_warnings(), _BLAS.limit(limits=1, user_api="blas"):
             warnings.simplefilter("ignore")  # convergence chatter on short, noisy windows
-            return self._model(as_observations(observations)).fit(disp=False)
+            if params is None:
+                return model.fit(disp=False, cov_type="none")
+            return model.filter(params, cov_type="none")
 
     def _observe(self, history: np.ndarray) -> None:
         self._fallback.update(history)
-        restarted = history.size < self._seen
-        due = self._fitted_at is None or history.size - self._fitted_at >= self.refit_every
-        if history.size >= MIN_FIT_MINUTES and (due or restarted):
-            self._results = self._fit(history[-self.fit_window :])
+        if history.size == self._seen and self._results is not None:
+            return
+        due = self._fitted_at is None or not 0 <= history.size - self._fitted_at < self.refit_every
+        tail = history[-self.fit_window :]
+        if history.size >= MIN_FIT_MINUTES and due:
+            self._results = self._run(tail, params=None)
             self._params = self._results.params
             self._fitted_at = history.size
-        elif self._params is None or history.size == 0:
-            pass  # nothing to filter yet: the moving average answers
-        elif self._results is None or restarted:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self._results = self._model(as_observations(history[-self.fit_window :])).filter(self._params)
-        elif history.size > self._seen:
-            self._results = self._results.extend(as_observations(history[self._seen :]))
+        elif self._params is not None and history.size > 0:
+            # Filtering a few hundred minutes at fixed parameters is correct and cheap; statsmodels'
+            # `extend` shifts the state of its ExponentialSmoothing by one step.
+            self._results = self._run(tail, params=self._params)
         self._seen = history.size
 
     def _predict(self, horizon: int, quantiles: np.ndarray) -> np.ndarray:
