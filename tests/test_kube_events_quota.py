@@ -58,6 +58,15 @@ def test_repeats_outside_the_series_window_are_new_events(kube):
     assert counts == [1, 3]
 
 
+def test_events_live_in_the_namespace_of_what_they_regard(kube):
+    recorder = EventRecorder(api_client=kube.api_client(), namespace="farod-system", instance="farod-0")
+    for _ in range(2):
+        assert recorder.post(regarding=rayservice_ref("ml", "serving"), reason="ScaledUp", note="a/m 1->2",
+                             action="Scale")
+    assert kube.list_objects("events.k8s.io", "v1", "events", "farod-system") == []
+    assert [e["series"]["count"] for e in _events(kube)] == [2]
+
+
 def test_event_api_errors_are_logged_not_raised(kube):
     def refuse_events(method, path, body):
         if "/events" in path:

@@ -51,7 +51,11 @@ def _truncate(note: str) -> str:
 
 
 class EventRecorder:
-    """Post Events about objects; repeats within ``series_window_s`` update one Event's series."""
+    """Post Events about objects; repeats within ``series_window_s`` update one Event's series.
+
+    An Event lives in the namespace of the object it regards (the API server insists); ``namespace``
+    is for objects without one.
+    """
 
     def __init__(
         self,
@@ -66,7 +70,7 @@ class EventRecorder:
         self.namespace, self.instance = namespace, instance
         self.series_window_s = series_window_s
         self._clock = clock
-        self._recent: dict[tuple, tuple[str, int, float]] = {}  # key -> (event name, count, first seen)
+        self._recent: dict[tuple, tuple[str, str, int, float]] = {}  # key -> (namespace, name, count, first seen)
 
     def post(self, *, regarding: Mapping[str, str], reason: str, note: str, action: str, type: str = "Normal") -> bool:
         """Post (or count a repeat of) one Event; False when the API refused it."""
@@ -74,26 +78,28 @@ class EventRecorder:
         note = _truncate(note)
         key = (tuple(sorted(regarding.items())), reason, note, type)
         try:
-            if key in self._recent and now - self._recent[key][2] < self.series_window_s:
-                name, count, first_seen = self._recent[key]
+            if key in self._recent and now - self._recent[key][3] < self.series_window_s:
+                namespace, name, count, first_seen = self._recent[key]
                 patch = {"series": {"count": count + 1, "lastObservedTime": _micro_time(now)}}
-                self._api.patch_namespaced_event(name, self.namespace, patch)
-                self._recent[key] = (name, count + 1, first_seen)
+                self._api.patch_namespaced_event(name, namespace, patch)
+                self._recent[key] = (namespace, name, count + 1, first_seen)
             else:
-                name = self._create(regarding=regarding, reason=reason, note=note, action=action, type=type, now=now)
-                self._recent[key] = (name, 1, now)
+                namespace = regarding.get("namespace") or self.namespace
+                name = self._create(namespace=namespace, regarding=regarding, reason=reason, note=note,
+                                    action=action, type=type, now=now)
+                self._recent[key] = (namespace, name, 1, now)
         except API_ERRORS as exc:
             log.warning("event_failed", reason=reason, error=str(getattr(exc, "reason", exc)))
             self._recent.pop(key, None)
             return False
         return True
 
-    def _create(self, *, regarding, reason, note, action, type, now) -> str:
+    def _create(self, *, namespace, regarding, reason, note, action, type, now) -> str:
         name = f"{regarding['name']}.{uuid.uuid4().hex[:12]}"
         body = {
             "apiVersion": "events.k8s.io/v1",
             "kind": "Event",
-            "metadata": {"name": name, "namespace": self.namespace},
+            "metadata": {"name": name, "namespace": namespace},
             "eventTime": _micro_time(now),
             "reportingController": REPORTING_CONTROLLER,
             "reportingInstance": self.instance,
@@ -103,7 +109,7 @@ class EventRecorder:
             "type": type,
             "regarding": dict(regarding),
         }
-        self._api.create_namespaced_event(self.namespace, body)
+        self._api.create_namespaced_event(namespace, body)
         return name
 
 

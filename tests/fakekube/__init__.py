@@ -13,9 +13,10 @@ and keeps the semantics farod relies on:
 - the kinds farod touches: Leases, Events (core and events.k8s.io), ConfigMaps, ResourceQuotas,
   Pods and the KubeRay RayService custom resource.
 
-Tests reach in through :attr:`FakeKube.objects` helpers (:meth:`FakeKube.put_object`,
-:meth:`FakeKube.get_object`) and can run a hook before any request (:meth:`FakeKube.before`) to
-play a concurrent writer.
+Tests set up and inspect objects without HTTP (:meth:`FakeKube.put_object`,
+:meth:`FakeKube.get_object`, :meth:`FakeKube.list_objects`), read the request log
+(:attr:`FakeKube.requests`) and can run a hook before any request (:meth:`FakeKube.before`) to play
+a concurrent writer or fail a call.
 
 Example::
 
