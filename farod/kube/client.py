@@ -29,8 +29,9 @@ API_ERRORS = (kubernetes.client.ApiException, urllib3.exceptions.HTTPError, OSEr
 def connect(*, kubeconfig: str | None = None) -> kubernetes.client.ApiClient:
     """An ``ApiClient`` for the in-cluster service account, else for ``kubeconfig`` (or $KUBECONFIG)."""
     configuration = kubernetes.client.Configuration()
+    in_cluster = kubeconfig is None and bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
     try:
-        if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        if in_cluster:
             kubernetes.config.load_incluster_config(client_configuration=configuration)
         else:
             kubernetes.config.load_kube_config(
@@ -38,7 +39,8 @@ def connect(*, kubeconfig: str | None = None) -> kubernetes.client.ApiClient:
                 client_configuration=configuration,
             )
     except (kubernetes.config.ConfigException, OSError) as exc:
-        where = kubeconfig or os.environ.get("KUBECONFIG") or "in-cluster service account"
+        where = ("the in-cluster service account" if in_cluster
+                 else kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config (not running in a pod)")
         raise FarodError(f"kubernetes: cannot load credentials from {where}: {exc}") from None
     return kubernetes.client.ApiClient(configuration)
 
