@@ -9,11 +9,12 @@ import pytest
 from farod.cli import main
 from farod.errors import FarodError
 from farod.forecast import backtest as backtesting
+from farod.forecast import train as training
 from farod.trace import read_trace
 
 DATA = Path(__file__).resolve().parents[1] / "farod" / "data"
 BUNDLED_TRACE = DATA / "azure_twitter_10jobs_day10.jsonl"
-BUNDLED_CSV = DATA / "azure_twitter_10jobs_days1-10_6h_per_minute.csv"
+BUNDLED_CSV = training.BUNDLED_CSV
 SERIES = {"a": [5, 7, 6, 9, 12, 10, 8, 0, 3, 4, 6, 5], "b": [100, 90, 95, 130, 120, 80, 85, 88, 91, 99, 97, 100]}
 
 
@@ -81,20 +82,20 @@ def test_oracle_backtest_is_perfect_at_the_median(tiny_trace):
 
 def test_train_uses_only_days_before_the_trace():
     trace = read_trace(BUNDLED_TRACE, minutes=60)
-    days = backtesting.read_train_csv(BUNDLED_CSV)
-    assert backtesting.trace_day(trace, days) == 10
-    train = backtesting.train_for(trace, days)
+    days = training.read_train_csv(BUNDLED_CSV)
+    assert training.trace_day(trace, days) == 10
+    train = training.train_for(trace, days)
     assert len(train) == 10 and all(rows.shape == (9, 360) for rows in train)
     for job, rows in enumerate(train):
         assert not any(np.array_equal(row[:60], trace.counts[job]) for row in rows)
-    assert [rows.shape[0] for rows in backtesting.train_for(trace, days, train_days=[3, 4])] == [2] * 10
+    assert [rows.shape[0] for rows in training.train_for(trace, days, train_days=[3, 4])] == [2] * 10
     with pytest.raises(FarodError, match="--train-days: day 10 is the trace itself"):
-        backtesting.train_for(trace, days, train_days=range(1, 11))
+        training.train_for(trace, days, train_days=range(1, 11))
 
 
 def test_seasonal_beats_the_moving_average_on_the_bundled_hour():
     trace = read_trace(BUNDLED_TRACE, minutes=90)
-    train = backtesting.train_for(trace, backtesting.read_train_csv(BUNDLED_CSV))
+    train = training.train_for(trace, training.read_train_csv(BUNDLED_CSV))
     scores = {model: backtesting.backtest(trace.counts, model, train=train).summary() for model in ("ma", "seasonal")}
     assert scores["seasonal"]["rmse"] < 0.8 * scores["ma"]["rmse"]
 

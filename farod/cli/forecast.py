@@ -19,6 +19,7 @@ import time
 from farod import forecast
 from farod.errors import FarodError
 from farod.forecast import backtest as backtesting
+from farod.forecast import train as training
 from farod.forecast.base import check_quantiles
 from farod.trace import read_trace
 
@@ -51,7 +52,7 @@ def run_backtest(args) -> int:
         raise FarodError(f"--job: must be in 0..{len(trace.keys) - 1}, got {args.job}")
     train = None
     if args.train:
-        train = backtesting.train_for(trace, backtesting.read_train_csv(args.train), train_days=args.train_days)
+        train = training.train_for(trace, training.read_train_csv(args.train), train_days=args.train_days)
     elif args.train_days is not None:
         raise FarodError("--train-days: needs --train")
     runs = []

@@ -141,7 +141,8 @@ class ErrorQuantiles:
         if key not in self._offsets:
             steps = np.minimum(np.arange(point.size), self.errors.shape[1] - 1)
             columns = self.errors[:, steps]
-            self._offsets[key] = np.nanquantile(columns, quantiles, axis=0) - np.nanmedian(columns, axis=0)
+            levels = np.quantile(columns, np.append(quantiles, 0.5), axis=0)  # errors hold no NaN
+            self._offsets[key] = levels[:-1] - levels[-1]
         return point[None, :] + self._offsets[key]
 
 
