@@ -46,7 +46,9 @@ unit: tools
 test: unit e2e
 
 e2e: tools
-	PATH="$(CURDIR)/$(TOOLS):$$PATH" unshare -n bash -c 'ip link set lo up && $(BIN)/python -m tests.e2e.scenario'
+	@# Private network (Ray binds the machine address otherwise) and PID namespaces (every process the
+	@# scenario starts ends with it, whatever happens).
+	PATH="$(CURDIR)/$(TOOLS):$$PATH" unshare -n -p -f --mount-proc bash -c 'ip link set lo up && $(BIN)/python -m tests.e2e.scenario'
 
 bench: $(STAMP)
 	$(BIN)/python bench/solver.py

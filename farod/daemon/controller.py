@@ -288,12 +288,9 @@ class Controller:
                 "asked": decision.replicas.get(key),
                 "target": targets.get(key),
             }
-            service_time = getattr(self._policy, "service_time_ms", None)
+            service_time = getattr(_inner(self._policy), "service_time_ms", None)
             if callable(service_time):
-                try:
-                    entry["service_time_ms_used"] = service_time(key)
-                except (KeyError, AttributeError):
-                    pass
+                entry["service_time_ms_used"] = service_time(key)
             if plan is not None:
                 entry["plan"] = {"forecast_rps": {f"{q:g}": list(v) for q, v in plan.forecast_rps.items()},
                                  "predicted_latency_ms": list(plan.predicted_latency_ms),
@@ -312,7 +309,18 @@ class Controller:
                 self.log.warning("listener_failed", error=repr(exc)[:300])
 
 
+def policy_params(policy: Policy) -> Any:
+    """The parameters dataclass of a registry policy (behind its guards), or None."""
+    params = getattr(_inner(policy), "params", None)
+    return params if dataclasses.is_dataclass(params) else None
+
+
 def _params_of(policy: Policy) -> dict:
     """The policy's parameters (latency percentile, utilization cap, quantiles...), for the replay."""
-    params = getattr(getattr(policy, "inner", policy), "params", None)
-    return dataclasses.asdict(params) if dataclasses.is_dataclass(params) else {}
+    params = policy_params(policy)
+    return dataclasses.asdict(params) if params is not None else {}
+
+
+def _inner(policy: Policy) -> Policy:
+    """The policy a :class:`farod.policies.guards.Guarded` wraps (or the policy itself)."""
+    return getattr(policy, "inner", policy)

@@ -95,5 +95,6 @@ def _row(count: int, chosen: int, rates: Iterable[float], service_ms: float, slo
          max_rho: float) -> dict:
     predicted = latency(np.asarray(list(rates)), service_ms / 1000, count, percentile=percentile,
                         max_rho=max_rho) * 1000
-    return {"replicas": count, "chosen": count == chosen, "predicted_latency_ms": [round(float(v), 1) for v in predicted],
+    return {"replicas": count, "chosen": count == chosen,
+            "predicted_latency_ms": [round(float(v), 1) for v in predicted],
             "utility": round(float(np.mean(relaxed_utility(predicted, slo_ms))), 4)}

@@ -33,7 +33,6 @@ import threading
 import time
 from datetime import datetime, timezone
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -45,7 +44,7 @@ from farod.actuators.base import Actuator
 from farod.actuators.dryrun import DryRunActuator
 from farod.actuators.rayserve import RayServeActuator
 from farod.daemon.config import Config
-from farod.daemon.controller import Controller, History
+from farod.daemon.controller import Controller, History, policy_params
 from farod.daemon.metrics import DaemonMetrics
 from farod.daemon.server import start_server
 from farod.errors import FarodError
@@ -187,10 +186,10 @@ class Daemon:
 
 
 def _param_fields(policy: Policy) -> set[str]:
-    params: Any = getattr(getattr(policy, "inner", policy), "params", None)
-    return {field.name for field in dataclasses.fields(params)} if dataclasses.is_dataclass(params) else set()
+    params = policy_params(policy)
+    return {field.name for field in dataclasses.fields(params)} if params is not None else set()
 
 
 def _history_step_s(policy: Policy) -> float:
-    params = getattr(getattr(policy, "inner", policy), "params", None)
-    return float(getattr(params, "step_s", 60.0))
+    """The history's resolution is the policy's forecast step (one minute unless it says otherwise)."""
+    return float(getattr(policy_params(policy), "step_s", 60.0))

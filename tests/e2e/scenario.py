@@ -1,18 +1,18 @@
 """``make e2e``: farod keeps two real Ray Serve deployments in their SLO as the load moves between them.
 
-Run inside a private network namespace (the Makefile does it)::
+Run inside private network and PID namespaces (the Makefile does it)::
 
-    unshare -n bash -c 'ip link set lo up && .venv/bin/python -m tests.e2e.scenario'
+    unshare -n -p -f --mount-proc bash -c 'ip link set lo up && .venv/bin/python -m tests.e2e.scenario'
 
 The stack, all real and all on 127.0.0.1:
 
 - Ray 2.60 (``ray start --head --block``, token auth on, metrics exported every 2 s) running two
-  applications of :mod:`tests.e2e.serve_app` -- one request at a time per replica, 250 ms each.
-  Both start with 2 replicas. ``serve-cluster0`` is deployed with ``external_scaler_enabled`` (farod scales it through Serve's
-  external scaling API), ``serve-cluster1`` without (farod re-PUTs the declarative config), so both
-  actuation paths run;
+  applications of :mod:`tests.e2e.serve_app` -- one request at a time per replica, 250 ms each, 2
+  replicas at start. ``serve-cluster0`` is deployed with ``external_scaler_enabled`` (farod scales it
+  through Serve's external scaling API), ``serve-cluster1`` without (farod re-PUTs the declarative
+  config), so both actuation paths run;
 - Prometheus (``/usr/bin/prometheus``) scraping Ray and farod every 2 s with ``rules/`` loaded;
-- ``farod run`` with ``faro-fairsum`` on a 5-CPU quota, tick 5 s, plan 30 s, forecast steps of 10 s
+- ``farod run`` with ``faro-fairsum`` on a 5-CPU quota, tick 5 s, plan 15 s, forecast steps of 10 s
   (the trace is compressed 6x: one trace minute lasts 10 s);
 - ``farod loadgen`` replaying a two-phase trace: 8 req/s on serve-cluster0 and 1 on serve-cluster1,
   then the reverse (2 and 0.25 Erlangs: the loaded job needs 3-4 replicas for its 1 s SLO). The rates
@@ -205,7 +205,8 @@ def _serve_config() -> dict:
     def application(index: int, *, external: bool) -> dict:
         return {"name": f"serve-cluster{index}", "route_prefix": f"/c{index}",
                 "import_path": "tests.e2e.serve_app:app", "args": {"service_time_ms": SERVICE_TIME_MS},
-                "external_scaler_enabled": external, "deployments": [{"name": "classifier", "num_replicas": INITIAL_REPLICAS}]}
+                "external_scaler_enabled": external,
+                "deployments": [{"name": "classifier", "num_replicas": INITIAL_REPLICAS}]}
 
     return {"http_options": {"host": "127.0.0.1", "port": 8000},
             "applications": [application(0, external=True), application(1, external=False)]}
@@ -220,10 +221,11 @@ def _write_farod_config(workdir: Path, token: Path) -> Path:
                   "service_time_ms": SERVICE_TIME_MS, "min_replicas": 1, "max_replicas": 4} for key in JOBS],
         "quota": {"cpu": QUOTA_CPU},
         "policy": {"name": "faro-fairsum",
-                   "params": {"step_s": 10, "horizon": 3, "startup_s": 10, "forecaster": "last"}},
+                   "params": {"step_s": 10, "horizon": 3, "startup_s": 10, "forecaster": "last",
+                              "fallback_checks": 2}},
         "actuator": {"kind": "rayserve", "rayserve": {"url": DASHBOARD, "bearer_token_file": str(token),
                                                       "timeout_s": 10}},
-        "intervals": {"tick_s": 5, "plan_s": 30},
+        "intervals": {"tick_s": 5, "plan_s": 15},
         "safety": {"max_replicas_added": 4, "max_replicas_removed": 4},
         "server": {"host": "127.0.0.1", "port": 8080},
     }
