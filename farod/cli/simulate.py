@@ -122,7 +122,7 @@ def _trace(args: argparse.Namespace):
 
 def _train(trace, args: argparse.Namespace) -> dict | None:
     """Per job key, the earlier days its forecaster may learn from (never the trace's own day)."""
-    from farod.forecast.backtest import read_train_csv, train_for
+    from farod.forecast.train import read_train_csv, train_for
 
     path = args.train if args.train is not None else (None if args.trace else DEFAULT_TRAIN)
     if path is None or path == "none":

@@ -174,7 +174,7 @@ class Cluster:
         return sorted((replica for replica in self.replicas[job] if not replica.draining), key=key)
 
     def _remove(self, job: int, replica: Replica, now: float) -> None:
-        if kernel.remove_replica(self.state, job=job, slot=replica.slot, now=now):
+        if kernel.remove_replica(self.state, job=job, slot=replica.slot):
             replica.draining = True
             return
         replica.pod.idle_since = max(now, replica.pod.usable_at)

@@ -169,12 +169,15 @@ def advance(state: KernelState, t_end: float) -> None:
 
 def start_replica(state: KernelState, *, job: int, ready_at: float, now: float) -> int:
     """Put a new replica of ``job`` in a free slot, serving from ``ready_at``; returns the slot."""
-    return _start_replica(job, ready_at, now, *state._args())
+    return _start_replica(
+        job, ready_at, now, state.max_ongoing, state.replica_f, state.replica_i, state.local, state.queue,
+        state.heap_time, state.heap_slot, state.ready, state.job_i,
+    )  # fmt: skip
 
 
-def remove_replica(state: KernelState, *, job: int, slot: int, now: float) -> bool:
+def remove_replica(state: KernelState, *, job: int, slot: int) -> bool:
     """Stop sending requests to a replica; True if it still drains requests in flight."""
-    return _remove_replica(job, slot, now, *state._args())
+    return _remove_replica(job, slot, state.replica_i, state.heap_time, state.heap_slot, state.ready, state.job_i)
 
 
 def window_stats(state: KernelState, *, since: float) -> np.ndarray:
@@ -188,7 +191,7 @@ def _seed_streams(seed: int, jobs: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# Compiled part. Argument order of every entry point follows KernelState._args().
+# Compiled part. The argument order of _advance follows KernelState._args().
 
 
 @numba.njit(cache=True, inline="always")
@@ -461,9 +464,8 @@ def _advance(t_end, rates, unit_s, dist, max_ongoing, queue_cap, rng, next_reque
 
 
 @numba.njit(cache=True)
-def _start_replica(job, ready_at, now, rates, unit_s, dist, max_ongoing, queue_cap, rng, next_request, replica_f,
-                   replica_i, local, queue, transit, heap_time, heap_slot, ready, job_f, job_i, arrivals, ring,
-                   out_job, out_unit, out_latency, out_count):  # fmt: skip
+def _start_replica(job, ready_at, now, max_ongoing, replica_f, replica_i, local, queue, heap_time, heap_slot, ready,
+                   job_i):  # fmt: skip
     slots = replica_i.shape[1]
     slot = 0
     while slot < slots and replica_i[job, slot, STATE] != FREE:
@@ -483,9 +485,7 @@ def _start_replica(job, ready_at, now, rates, unit_s, dist, max_ongoing, queue_c
 
 
 @numba.njit(cache=True)
-def _remove_replica(job, slot, now, rates, unit_s, dist, max_ongoing, queue_cap, rng, next_request, replica_f,
-                    replica_i, local, queue, transit, heap_time, heap_slot, ready, job_f, job_i, arrivals, ring,
-                    out_job, out_unit, out_latency, out_count):  # fmt: skip
+def _remove_replica(job, slot, replica_i, heap_time, heap_slot, ready, job_i):
     state = replica_i[job, slot, STATE]
     if state == STARTING:
         for index in range(job_i[job, HEAP_SIZE]):

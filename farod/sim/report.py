@@ -88,6 +88,8 @@ def bar_chart(records: Sequence[dict], path: str | os.PathLike) -> None:
 def timeline_figure(timeline: Timeline, path: str | os.PathLike, *, title: str) -> None:
     """Per job (the first ten): arrivals and replicas per minute; per-minute p99 against the SLO."""
     plt = _pyplot()
+    from matplotlib import ticker
+
     shown = min(len(timeline.keys), _MAX_TIMELINE_JOBS)
     figure, axes = plt.subplots(shown, 2, figsize=(13, 1.9 * shown + 0.8), sharex=True, squeeze=False)
     minutes = np.arange(timeline.arrivals.shape[1]) * timeline.unit_s / 60
@@ -104,12 +106,17 @@ def timeline_figure(timeline: Timeline, path: str | os.PathLike, *, title: str) 
         latency.plot(minutes, np.minimum(p99, ceiling), color="tab:red", lw=0.8)
         latency.axhline(timeline.slo_ms[j], color="black", ls="--", lw=0.8)
         latency.set_yscale("log")
-        latency.set_ylim(top=ceiling * 1.1)
+        latency.set_ylim(timeline.slo_ms[j] / 10, ceiling * 1.1)
+        # Fixed ticks: matplotlib's automatic log ticks cost seconds per figure of this many axes.
+        latency.yaxis.set_major_locator(ticker.FixedLocator(timeline.slo_ms[j] * np.array([0.1, 1, 10])))
+        latency.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+        latency.yaxis.set_minor_locator(ticker.NullLocator())
         latency.set_ylabel("p99 ms", fontsize=7)
     axes[-1][0].set_xlabel("minute")
     axes[-1][1].set_xlabel("minute")
     extra = f" (first {shown} of {len(timeline.keys)} jobs)" if shown < len(timeline.keys) else ""
     figure.suptitle(f"{title}{extra}: arrivals (gray), replicas (blue); p99 (red) vs SLO (dashed)", fontsize=10)
-    figure.tight_layout()
+    figure.subplots_adjust(left=0.06, right=0.97, bottom=0.4 / figure.get_figheight(), top=1 - 0.5 / figure.get_figheight(),
+                           wspace=0.25, hspace=0.45)  # fmt: skip
     figure.savefig(path, dpi=90)
     plt.close(figure)
