@@ -62,6 +62,8 @@ def test_minimal_config_gets_defaults():
     ("policy", ..., "policy: required"),
     ("policy.params", [1], "policy.params: must be a mapping, got list"),
     ("prometheus.url", "localhost:9090", "prometheus.url: must start with http:// or https://, got 'localhost:9090'"),
+    ("prometheus.url", "http://user:secret@prom:9090",
+     "prometheus.url: credentials in the URL are not allowed; use bearer_token_file"),
     ("prometheus.tls_verify", "yes", "prometheus.tls_verify: must be true or false, got 'yes'"),
     ("actuator.kind", "kubectl", "actuator.kind: must be one of rayserve, rayservice, dry-run, got 'kubectl'"),
     ("actuator.kind", "rayservice", "actuator.rayservice.name: required"),

@@ -272,6 +272,9 @@ def _url(section: _Section, name: str, default: str) -> str:
     value = section.string(name, default)
     if not value.startswith(("http://", "https://")):
         raise FarodError(f"{section.where(name)}: must start with http:// or https://, got {value!r}")
+    if "@" in value.split("/")[2]:
+        # Never echo the value: it holds a password.
+        raise FarodError(f"{section.where(name)}: credentials in the URL are not allowed; use bearer_token_file")
     return value.rstrip("/")
 
 
