@@ -66,7 +66,7 @@ def test_minimal_config_gets_defaults():
      "prometheus.url: credentials in the URL are not allowed; use bearer_token_file"),
     ("prometheus.tls_verify", "yes", "prometheus.tls_verify: must be true or false, got 'yes'"),
     ("actuator.kind", "kubectl", "actuator.kind: must be one of rayserve, rayservice, dry-run, got 'kubectl'"),
-    ("actuator.kind", "rayservice", "actuator.rayservice.name: required"),
+    ("actuator", {"kind": "rayservice"}, "actuator.rayservice.name: required"),
     ("intervals.tick_s", -10, "intervals.tick_s: must be > 0, got -10"),
     ("server.port", 70000, "server.port: must be <= 65535, got 70000"),
 ])
@@ -94,8 +94,13 @@ def test_semantic_errors():
 
 
 def test_quota_from_resource_quota_leaves_the_static_quota_empty():
-    config = parse_config(with_("quota", {"from_resource_quota": {"name": "compute-quota"}}))
+    in_cluster = with_("kubernetes", {"enabled": True})
+    config = parse_config(with_("quota", {"from_resource_quota": {"name": "compute-quota"}}, base=in_cluster))
     assert config.quota == {} and config.quota_resource_quota == "compute-quota"
+    with pytest.raises(FarodError, match=r"^quota.from_resource_quota: needs kubernetes.enabled: true"):
+        parse_config(with_("quota", {"from_resource_quota": {"name": "compute-quota"}}))
+    with pytest.raises(FarodError, match=r"^actuator.kind: rayservice needs kubernetes.enabled: true$"):
+        parse_config(with_("actuator", {"kind": "rayservice", "rayservice": {"name": "rs"}}))
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):

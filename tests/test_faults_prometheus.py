@@ -4,6 +4,8 @@ Prometheus killed mid-run -- hold everything, fail /readyz, keep /healthz, recov
 from __future__ import annotations
 
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -97,11 +99,10 @@ def test_prometheus_killed_mid_run_holds_then_recovers(stack):
         server.server_close()
 
 
-def test_http_endpoints_are_read_only(stack):
+def test_http_endpoints_are_read_only():
     registry = CollectorRegistry()
     server = start_server(host="127.0.0.1", port=0, registry=registry, ready=lambda: True)
     try:
-        import urllib.request
         request = urllib.request.Request(f"http://127.0.0.1:{server.server_port}/metrics", data=b"x", method="POST")
         with pytest.raises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(request, timeout=5)
@@ -112,6 +113,5 @@ def test_http_endpoints_are_read_only(stack):
 
 
 def urlread(url: str) -> str:
-    import urllib.request
     with urllib.request.urlopen(url, timeout=5) as response:
         return response.read().decode()

@@ -407,6 +407,10 @@ def _check_semantics(config: Config, *, policy_names: tuple[str, ...]) -> None:
         floor = sum(job.min_replicas * job.resources.get(resource, 0.0) for job in config.jobs)
         if floor > amount:
             raise FarodError(f"quota.{resource}: {amount:g} is below the {floor:g} the jobs' min_replicas need")
+    if config.quota_resource_quota and not config.kubernetes.enabled:
+        raise FarodError("quota.from_resource_quota: needs kubernetes.enabled: true (farod reads it in the cluster)")
+    if config.actuator.kind == "rayservice" and not config.kubernetes.enabled:
+        raise FarodError("actuator.kind: rayservice needs kubernetes.enabled: true")
     if policy_names and config.policy.name not in policy_names:
         raise FarodError(f"policy.name: unknown policy {config.policy.name!r} (known: {', '.join(policy_names)})")
 

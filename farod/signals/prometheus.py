@@ -64,6 +64,7 @@ REQUIRED_SIGNALS = ("request_rate",)
 
 _ROUTER_REQUESTS = '{__name__=~"ray_serve_num_router_requests(_total)?"}'
 _BY_JOB = "application, deployment"
+MAX_RANGE_POINTS = 11000  # Prometheus refuses range queries with more points per series
 
 
 class PrometheusUnavailable(Exception):
@@ -164,12 +165,13 @@ class PrometheusSignals:
 
     def history(self, jobs: Mapping[str, JobSpec], *, now: float, hours: float, step_s: float = 60.0,
                 ) -> dict[str, np.ndarray]:
-        """Arrivals per completed step over the last ``hours``, oldest first; gaps carry the last count.
+        """Arrivals per completed step over the last ``hours`` (at most 11000 steps), oldest first; gaps
+        carry the last count.
 
         A job with no series at all gets an empty array (the forecasters start cold).
         """
         end = math.floor(now / step_s) * step_s
-        steps = int(hours * 3600 // step_s)
+        steps = min(int(hours * 3600 // step_s), MAX_RANGE_POINTS)
         if steps < 1:
             return {key: np.zeros(0) for key in jobs}
         start = end - (steps - 1) * step_s
