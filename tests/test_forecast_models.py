@@ -120,12 +120,21 @@ def test_seasonal_learns_the_daily_shape_the_moving_average_misses():
     assert errors["seasonal"] < 0.5 * errors["ma"]
 
 
-def test_seasonal_with_one_earlier_day_falls_back_to_the_moving_average():
-    seasonal = forecast.create("seasonal", train=TRAIN[:1])
-    moving = forecast.create("ma", train=TRAIN[:1])
+@pytest.mark.parametrize("days", [TRAIN[:1], TRAIN[:, :20]], ids=["one_day", "twenty_minutes"])
+def test_seasonal_without_enough_earlier_days_falls_back_to_the_moving_average(days):
+    seasonal = forecast.create("seasonal", train=days)
+    moving = forecast.create("ma", train=days)
     for forecaster in (seasonal, moving):
         forecaster.update(TODAY[:50])
     np.testing.assert_allclose(seasonal.predict(7, [0.5, 0.9]), moving.predict(7, [0.5, 0.9]))
+
+
+def test_seasonal_horizons_beyond_the_fitted_steps_reuse_the_furthest_step():
+    forecaster = forecast.create("seasonal", train=TRAIN)
+    forecaster.update(TODAY[:40])
+    long = forecaster.predict(200, [0.5, 0.9])  # longer than the training days themselves
+    assert_usable(long, [0.5, 0.9], 200)
+    np.testing.assert_allclose(forecaster.predict(7, [0.5])[0], long[0, :7])
 
 
 def test_oracle_returns_the_truth_and_poisson_headroom_above_it():

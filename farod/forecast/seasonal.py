@@ -22,11 +22,13 @@ against the profile of the *other* days, so the weights are learned out of sampl
 residuals give the quantile spread (:class:`~farod.forecast.base.ErrorQuantiles`). Per decision it
 computes a few window means and a 7 x 5 dot product.
 
-With fewer than two earlier days there is no out-of-sample profile to learn from, and the model
-behaves as the 15-minute moving average (with its error quantiles).
+With fewer than two earlier days (or days shorter than 30 minutes) there is no out-of-sample profile
+to learn from, and the model behaves as the 15-minute moving average (with its error quantiles).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 from statsmodels.regression.linear_model import OLS
@@ -46,6 +48,10 @@ LEVEL_WINDOW = 15
 SIGNAL_WINDOWS = (1, 5, 60)
 # The minutes of today the features look at (the longest window).
 TAIL_MINUTES = max(SIGNAL_WINDOWS)
+# Earlier days shorter than this teach nothing about a daily curve.
+MIN_TRAIN_MINUTES = 2 * LEVEL_WINDOW
+# Per-step weights are fitted up to this many steps ahead; further steps reuse the last ones.
+MAX_STEPS = 60
 
 
 def features(series: np.ndarray, ends: np.ndarray, profile: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +86,8 @@ class SeasonalRegression(Forecaster):
         self.steps = check_positive_int("steps", steps)
         days = check_train(train)
         self._fallback = MovingAverage(train=days, window=LEVEL_WINDOW)
-        self._days = days if days is not None and days.shape[0] >= 2 else None
+        usable = days is not None and days.shape[0] >= 2 and days.shape[1] >= MIN_TRAIN_MINUTES
+        self._days = days if usable else None
         self._coefficients = np.zeros((0, 2 + len(SIGNAL_WINDOWS)))
         self._spread = ErrorQuantiles()
         if self._days is not None:
@@ -88,24 +95,16 @@ class SeasonalRegression(Forecaster):
             self._fit(self.steps)
 
     def _fit(self, steps: int) -> None:
-        """Least squares per step on every earlier day against the profile of the other days."""
-        rows, targets = [], []
-        for index, day in enumerate(self._days):
-            others = np.delete(self._days, index, axis=0).mean(axis=0)
-            ends = np.arange(1, day.size - steps + 1)
-            level, regressors = features(day, ends, others, steps)
-            rows.append(regressors)
-            targets.append(day[ends[:, None] + np.arange(steps)] - level[:, None])
-        regressors, targets = np.concatenate(rows), np.concatenate(targets)
-        fits = [OLS(targets[:, step], regressors[:, step]).fit() for step in range(steps)]
-        self._coefficients = np.array([fit.params for fit in fits])
-        self._spread = ErrorQuantiles(np.column_stack([fit.resid for fit in fits]))
+        steps = min(steps, MAX_STEPS, self._days.shape[1] // 2)
+        self._coefficients, errors = fit_days(self._days.tobytes(), self._days.shape, steps)
+        self._spread = ErrorQuantiles(errors)
 
     def _observe(self, history: np.ndarray) -> None:
         self._fallback.update(history)
 
     def point(self, horizon: int) -> np.ndarray:
-        if horizon > self._coefficients.shape[0]:
+        fitted = self._coefficients.shape[0]
+        if horizon > fitted and fitted < min(MAX_STEPS, self._days.shape[1] // 2):
             self._fit(horizon)  # once, when a longer horizon is first asked for
         tail = recent(self.history, TAIL_MINUTES)
         if tail.size == 0:
@@ -115,9 +114,34 @@ class SeasonalRegression(Forecaster):
         cut = self.history.size - tail.size
         shifted = np.roll(self.profile, -cut)
         level, regressors = features(tail, np.array([tail.size]), shifted, horizon)
-        return level[0] + np.einsum("hf,hf->h", regressors[0], self._coefficients[:horizon])
+        # Steps beyond the fitted ones reuse the furthest fitted step.
+        coefficients = self._coefficients[np.minimum(np.arange(horizon), self._coefficients.shape[0] - 1)]
+        return level[0] + np.einsum("hf,hf->h", regressors[0], coefficients)
 
     def _predict(self, horizon: int, quantiles: np.ndarray) -> np.ndarray:
         if self._days is None:
             return self._fallback._predict(horizon, quantiles)
         return self._spread.bands(self.point(horizon), quantiles)
+
+
+@functools.lru_cache(maxsize=64)
+def fit_days(data: bytes, shape: tuple[int, int], steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-step OLS on every earlier day against the profile of the other days: (coefficients, residuals).
+
+    Cached by content: a simulation suite creates the same jobs' forecasters for every policy and seed,
+    and replicated jobs share their series.
+    """
+    days = np.frombuffer(data).reshape(shape)
+    rows, targets = [], []
+    for index, day in enumerate(days):
+        others = np.delete(days, index, axis=0).mean(axis=0)
+        ends = np.arange(1, day.size - steps + 1)
+        level, regressors = features(day, ends, others, steps)
+        rows.append(regressors)
+        targets.append(day[ends[:, None] + np.arange(steps)] - level[:, None])
+    regressors, targets = np.concatenate(rows), np.concatenate(targets)
+    fits = [OLS(targets[:, step], regressors[:, step]).fit() for step in range(steps)]
+    coefficients = np.array([fit.params for fit in fits])
+    errors = np.column_stack([fit.resid for fit in fits])
+    coefficients.flags.writeable = errors.flags.writeable = False
+    return coefficients, errors
