@@ -52,7 +52,7 @@ from farod.policies.resources import fitting_replicas, remaining
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class FaroParams(ForecastParams):
     quantile: float = 0.6  # the forecast quantile of the first solve
-    headroom_quantiles: tuple[float, ...] = (0.7, 0.8, 0.9, 0.95, 0.99)  # tried in turn while quota is idle
+    headroom_quantiles: tuple[float, ...] = (0.7, 0.8, 0.9, 0.95, 0.99)  # those above quantile: tried while quota is idle
     utility: str = "relaxed"  # "relaxed" (min(1, SLO/L), Faro's) or "step"
     startup_s: float = 35.0  # seconds before a new replica serves
     percentile: float = 99.0  # latency percentile the SLO is about
@@ -61,10 +61,9 @@ class FaroParams(ForecastParams):
     def __post_init__(self):
         super().__post_init__()
         require(self.utility in UTILITIES, f"utility must be one of {', '.join(UTILITIES)}, got {self.utility!r}")
-        require(all(self.quantile < q < 1 for q in self.headroom_quantiles)
+        require(all(0 < q < 1 for q in self.headroom_quantiles)
                 and list(self.headroom_quantiles) == sorted(set(self.headroom_quantiles)),
-                f"headroom_quantiles must be increasing, above quantile ({self.quantile}) and below 1, "
-                f"got {','.join(map(str, self.headroom_quantiles))}")
+                f"headroom_quantiles must be increasing and in (0, 1), got {','.join(map(str, self.headroom_quantiles))}")
         require(self.startup_s >= 0, f"startup_s must be >= 0, got {self.startup_s}")
         require(0 < self.percentile < 100, f"percentile must be in (0, 100), got {self.percentile}")
         require(0 < self.max_rho < 1, f"max_rho must be in (0, 1), got {self.max_rho}")
@@ -91,7 +90,7 @@ class Faro(Predictive):
         self.name = name or f"faro-{objective}"
 
     def quantiles(self) -> tuple[float, ...]:
-        return (self.params.quantile, *self.params.headroom_quantiles)
+        return (self.params.quantile, *(q for q in self.params.headroom_quantiles if q > self.params.quantile))
 
     def decide(self, observation: Observation, forecasts: Mapping[str, JobForecast]) -> Decision:
         held = [(self.jobs[key], reading.replicas) for key, reading in observation.jobs.items()
