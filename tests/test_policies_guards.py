@@ -50,6 +50,7 @@ def test_every_created_policy_is_guarded_and_takes_the_guard_limits():
         policy = create(name, jobs=jobs, quota={"cpu": 8}, params={"max_scale_up": 1}, **kwargs)
         assert isinstance(policy, Guarded) and policy.name == name
         assert policy.limits.max_scale_up == 1
+        assert policy.inner.params.tick_interval_s == policy.tick_interval_s  # what the daemon reads
 
 
 def test_registry_names_every_policy_of_the_contract():

@@ -37,6 +37,7 @@ class FairShare(Policy):
 
     def __init__(self, *, jobs: Mapping[str, JobSpec], quota: Mapping[str, float], params: FairShareParams):
         super().__init__(jobs=jobs)
+        self.params = params
         self.tick_interval_s = params.tick_interval_s
         share = {resource: amount / max(len(self.jobs), 1) for resource, amount in quota.items()}
         self.replicas = {key: fitting_replicas(job, share) for key, job in self.jobs.items()}

@@ -48,6 +48,7 @@ class _LatencyThreshold(Policy):
 
     def __init__(self, *, jobs: Mapping[str, JobSpec], quota: Mapping[str, float], params: ThresholdParams):
         super().__init__(jobs=jobs)
+        self.params = params
         self.tick_interval_s = params.tick_interval_s
         self._window = Hysteresis(up_s=params.upscale_delay_s, down_s=params.downscale_delay_s)
 
