@@ -185,6 +185,19 @@ def window_stats(state: KernelState, *, since: float) -> np.ndarray:
     return _window_stats(state.ring, state.job_i, since)
 
 
+def warm_up() -> None:
+    """Load (or, the first time on a machine, compile) every compiled function, e.g. before forking workers."""
+    one = np.array([[0.0, 0.001, 0.0]])
+    state = KernelState.allocate(
+        rates=np.ones((1, 1)), unit_s=60.0, seed=0, service=one, proxy=one, slots=1, max_ongoing=1, queue_cap=1,
+        ring_size=8, expected_requests=8,
+    )  # fmt: skip
+    slot = start_replica(state, job=0, ready_at=1.0, now=0.0)
+    advance(state, 60.0)
+    window_stats(state, since=0.0)
+    remove_replica(state, job=0, slot=slot)
+
+
 def _seed_streams(seed: int, jobs: int) -> np.ndarray:
     sequence = np.random.SeedSequence(seed)
     return sequence.generate_state(jobs, dtype=np.uint64)

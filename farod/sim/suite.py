@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import signal
+import socket
 from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
@@ -26,6 +27,7 @@ import numpy as np
 from farod import policies
 from farod.errors import FarodError
 from farod.sim.config import SimConfig
+from farod.sim import kernel
 from farod.sim.engine import RunResult, Scenario, run
 from farod.trace import Trace
 
@@ -115,6 +117,7 @@ def _run_in_worker(spec: RunSpec) -> RunResult:
 
 
 def _on_pool(suite: Suite, specs: list[RunSpec], workers: int) -> Iterator[RunResult]:
+    kernel.warm_up()  # forked workers inherit the loaded kernel instead of each loading or compiling it
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     pool = context.Pool(min(workers, len(specs)), initializer=_init_worker, initargs=(suite,))
@@ -127,6 +130,7 @@ def _on_pool(suite: Suite, specs: list[RunSpec], workers: int) -> Iterator[RunRe
 
 
 def _on_ray(suite: Suite, specs: list[RunSpec], address: str) -> Iterator[RunResult]:
+    _check_reachable(address)
     import ray  # only here: importing Ray is slow and local runs do not need it
 
     try:
@@ -146,3 +150,14 @@ def _on_ray(suite: Suite, specs: list[RunSpec], address: str) -> Iterator[RunRes
                 ray.cancel(ref, force=True)
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds on a wrong HOST:PORT; ray.init would retry for minutes."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not port.isdigit():
+        return  # "auto" or a ray:// client address: Ray's own checks apply
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=5).close()
+    except OSError as exc:
+        raise FarodError(f"--ray-address: cannot connect to {address}: {exc.strerror or exc}") from None
