@@ -61,7 +61,8 @@ def test_default_model_record_and_plot(tiny_trace, tmp_path, capsys):
     assert status == 0
     record = json.loads((tmp_path / "out.json").read_text())
     assert record["model"] == "seasonal"
-    assert {"model", "context", "horizon", "windows", "rmse", "mape", "pinball", "coverage", "fit_ms_p50"} <= set(record)
+    fields = {"model", "context", "horizon", "windows", "rmse", "mape", "pinball", "coverage", "fit_ms_p50"}
+    assert fields <= set(record)
     assert (tmp_path / "job1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -54,11 +54,10 @@ class Forecaster(abc.ABC):
 
     def predict(self, horizon: int, quantiles: Sequence[float]) -> np.ndarray:
         """Counts for the next ``horizon`` minutes, shape ``(len(quantiles), horizon)``."""
-        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise FarodError(f"horizon: must be a positive integer number of minutes, got {horizon!r}")
+        horizon = check_positive_int("horizon", horizon)
         levels = check_quantiles(quantiles)
         order = np.argsort(levels, kind="stable")
-        bands = np.asarray(self._predict(int(horizon), levels[order]), dtype=float)
+        bands = np.asarray(self._predict(horizon, levels[order]), dtype=float)
         bands = np.maximum(np.nan_to_num(bands, nan=0.0, posinf=0.0, neginf=0.0), 0.0)
         bands = np.maximum.accumulate(bands, axis=0)
         result = np.empty_like(bands)

@@ -120,7 +120,7 @@ class SeasonalRegression(Forecaster):
 
     def _predict(self, horizon: int, quantiles: np.ndarray) -> np.ndarray:
         if self._days is None:
-            return self._fallback._predict(horizon, quantiles)
+            return self._fallback.predict(horizon, quantiles)
         return self._spread.bands(self.point(horizon), quantiles)
 
 

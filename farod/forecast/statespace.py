@@ -9,11 +9,12 @@ Example::
 Why the cadence: a maximum-likelihood fit costs 0.2-0.5 s, the decision loop has 10 ms per job. The
 parameters of a day's load change slowly, the state (level, trend) every minute, so the model is
 refitted every ``refit_every`` minutes on the last ``fit_window`` minutes and, in between, only
-``extend``-ed with the new minutes at fixed parameters. Parameters start from the last earlier day in
+filtered over that window at fixed parameters. Parameters start from the last earlier day in
 ``train`` when there is one, so the model works from the first minute of today.
 
-Fits and filters run with one BLAS thread (the matrices are tiny). Both are state-space models, so gaps are missing observations the Kalman filter steps over, and the
-forecast intervals are Gaussian (``predicted_mean + z_q * se_mean``). Before a first fit is possible
+Fits and filters run with one BLAS thread (the matrices are tiny). Both are state-space models, so
+gaps are missing observations the Kalman filter steps over, and the forecast intervals are Gaussian
+(``predicted_mean + z_q * se_mean``). Before a first fit is possible
 (no train and under ``MIN_FIT_MINUTES`` of history) they answer as the 15-minute moving average.
 """
 
@@ -92,7 +93,7 @@ class StateSpace(Forecaster):
 
     def _predict(self, horizon: int, quantiles: np.ndarray) -> np.ndarray:
         if self._results is None:
-            return self._fallback._predict(horizon, quantiles)
+            return self._fallback.predict(horizon, quantiles)
         forecast = self._results.get_forecast(horizon)
         mean = np.asarray(forecast.predicted_mean, dtype=float)
         spread = np.asarray(forecast.se_mean, dtype=float)
