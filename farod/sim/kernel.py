@@ -250,9 +250,8 @@ def _draw_next(job, t, unit, rates, unit_s, rng, next_request, dist, job_i):
 
 
 @numba.njit(cache=True)
-def _heap_push(heap_time, heap_slot, job_i, job, time, slot):
-    i = job_i[job, HEAP_SIZE]
-    job_i[job, HEAP_SIZE] = i + 1
+def _sift_up(heap_time, heap_slot, job, i, time):
+    """Move parents later than ``time`` down from position ``i``; returns where ``time`` belongs."""
     while i > 0:
         parent = (i - 1) >> 1
         if heap_time[job, parent] <= time:
@@ -260,6 +259,13 @@ def _heap_push(heap_time, heap_slot, job_i, job, time, slot):
         heap_time[job, i] = heap_time[job, parent]
         heap_slot[job, i] = heap_slot[job, parent]
         i = parent
+    return i
+
+
+@numba.njit(cache=True)
+def _heap_push(heap_time, heap_slot, job_i, job, time, slot):
+    i = _sift_up(heap_time, heap_slot, job, job_i[job, HEAP_SIZE], time)
+    job_i[job, HEAP_SIZE] += 1
     heap_time[job, i] = time
     heap_slot[job, i] = slot
 
@@ -273,14 +279,7 @@ def _heap_delete(heap_time, heap_slot, job_i, job, index):
         return
     time = heap_time[job, last]
     slot = heap_slot[job, last]
-    i = index
-    while i > 0:
-        parent = (i - 1) >> 1
-        if heap_time[job, parent] <= time:
-            break
-        heap_time[job, i] = heap_time[job, parent]
-        heap_slot[job, i] = heap_slot[job, parent]
-        i = parent
+    i = _sift_up(heap_time, heap_slot, job, index, time)
     while True:
         child = 2 * i + 1
         if child >= last:

@@ -76,7 +76,7 @@ class Suite:
         """Fail fast: unknown policies, bad parameters or a quota below the jobs' minimums."""
         for name in self.policies:
             if name not in policies.NAMES:
-                raise FarodError(f"--policies: unknown policy {name!r} (known: {', '.join(policies.NAMES)})")
+                raise FarodError(f"unknown policy {name!r} (known: {', '.join(policies.NAMES)})")
         for cpus in self.cpus:
             self.scenario(RunSpec(policy="", cpus=cpus, seed=0)).jobs  # noqa: B018 - validates the quota
         for name in self.policies:
