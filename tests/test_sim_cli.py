@@ -121,3 +121,21 @@ def test_an_interrupted_suite_keeps_the_finished_runs(tmp_path):
     assert data["interrupted"] is True
     assert 1 <= len(data["runs"]) < 8
     assert all(run["policy"] == "fairshare" for run in data["runs"])
+
+
+def test_jobs_minutes_unit_time_and_config_shape_the_run(capsys, tiny_trace, tmp_path):
+    config = tmp_path / "sim.yaml"
+    config.write_text("jobs:\n  a-r1/m: {slo_ms: 100}\n")
+
+    def record(*extra):
+        argv = ["simulate", "--trace", tiny_trace, "--jobs", "3", "--minutes", "4", "--unit-time", "30",
+                "--cpus", "12", "--policy", "fairshare", "--json", "-", *extra]  # fmt: skip
+        assert main(argv) == 0
+        (run,) = json.loads(capsys.readouterr().out)["runs"]
+        return run
+
+    plain, strict = record(), record("--config", str(config))
+    assert (plain["jobs"], plain["minutes"], plain["unit_s"]) == (3, 4, 30.0)
+    # The same requests (same seed); only a-r1/m (a copy of job a) is judged against 100 ms instead of 720.
+    assert plain["requests"] == strict["requests"]
+    assert strict["request_slo_attainment"] < plain["request_slo_attainment"] - 0.2
