@@ -28,6 +28,7 @@ def make_cluster(cpus_per_job, quota):
         max_ongoing=4,
         queue_cap=50,
         ring_size=2048,
+        transit_size=64,
         expected_requests=1000,  # small on purpose: the output arrays must grow
     )
     return Cluster(state=state, jobs=jobs, quota={"cpu": quota}, timing=Timing()), state

@@ -118,7 +118,8 @@ class _Run:
             slots=slots,
             max_ongoing=config.max_ongoing,
             queue_cap=config.queue_cap,
-            ring_size=_ring_size(peak_rate.max(), config.window_s, config.queue_cap + config.max_ongoing * slots),
+            ring_size=_power_of_two(1.5 * peak_rate.max() * config.window_s + config.queue_cap + config.max_ongoing * slots),
+            transit_size=_power_of_two(2 * peak_rate.max() * _far_tail_s(config.proxy)),
             expected_requests=int(trace.counts.sum() * 1.02) + 4096,
         )
         timing = Timing(
@@ -287,7 +288,12 @@ def _bounded(spec: JobSpec, wanted: int) -> int:
     return max(spec.min_replicas, min(upper, int(wanted)))
 
 
-def _ring_size(peak_rate: float, window_s: float, backlog: int) -> int:
-    """Completions a window can hold: arrivals at the peak rate plus everything that was waiting."""
-    needed = int(1.5 * peak_rate * window_s) + backlog + 64
-    return 1 << max(needed - 1, 1).bit_length()
+def _power_of_two(needed: float) -> int:
+    """Room for ``needed`` entries and some margin: completions in a window, requests in transit."""
+    return 1 << (int(needed) + 64).bit_length()
+
+
+def _far_tail_s(distribution) -> float:
+    """A delay the shifted lognormal exceeds with probability ~1e-9 (six standard normal deviations)."""
+    shape, loc, scale = distribution.seconds()
+    return loc + scale * math.exp(6 * shape)

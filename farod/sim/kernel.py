@@ -61,7 +61,6 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _TWO_TO_MINUS_53 = 1.0 / 9007199254740992.0
-_TRANSIT_CAPACITY = 256  # requests between proxy and deployment at once; ~1 at 100 req/s
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -105,6 +104,7 @@ class KernelState:
         max_ongoing: int,
         queue_cap: int,
         ring_size: int,
+        transit_size: int,
         expected_requests: int,
     ) -> "KernelState":
         """Empty cluster; ``service``/``proxy`` are (J, 3) arrays of (shape, loc s, scale s)."""
@@ -121,7 +121,7 @@ class KernelState:
             replica_i=np.zeros((jobs, slots, 3), dtype=np.int64),
             local=np.zeros((jobs, slots, max_ongoing, 3)),
             queue=np.zeros((jobs, max(queue_cap, 1), 3)),
-            transit=np.zeros((jobs, _TRANSIT_CAPACITY, 4)),
+            transit=np.zeros((jobs, transit_size, 4)),
             heap_time=np.zeros((jobs, slots)),
             heap_slot=np.zeros((jobs, slots), dtype=np.int64),
             ready=np.zeros((jobs, slots), dtype=np.int64),
@@ -190,7 +190,7 @@ def warm_up() -> None:
     one = np.array([[0.0, 0.001, 0.0]])
     state = KernelState.allocate(
         rates=np.ones((1, 1)), unit_s=60.0, seed=0, service=one, proxy=one, slots=1, max_ongoing=1, queue_cap=1,
-        ring_size=8, expected_requests=8,
+        ring_size=8, transit_size=8, expected_requests=8,
     )  # fmt: skip
     slot = start_replica(state, job=0, ready_at=1.0, now=0.0)
     advance(state, 60.0)
