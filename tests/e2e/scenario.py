@@ -21,7 +21,9 @@ The stack, all real and all on 127.0.0.1:
 While the load runs the scenario polls the dashboard for the deployments' targets. It asserts that
 the loaded deployment scaled up in each phase and the unloaded one came down, that the targets never
 exceeded the quota, that farod's metrics reached Prometheus and that farod stopped cleanly on SIGTERM,
-and prints ``E2E {json}`` as its last line. Any failed assertion exits non-zero.
+and prints ``E2E {json}`` as its last line. Any failed assertion exits non-zero. Last, it deletes
+``serve-cluster1`` under farod (a PUT without it) and checks that farod notices
+(``farod_signal_stale{signal="deployment"}`` in Prometheus), keeps running and leaves the job alone.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -91,12 +94,17 @@ def main() -> int:
     stack = Stack(workdir)
     try:
         result = run(stack, workdir)
+    except Exception as exc:  # noqa: BLE001 - a broken stack is a failed scenario, reported like one
+        result = {"workdir": str(workdir), "failures": [f"the scenario broke: {exc!r}"[:500]]}
     finally:
         stack.close()
     result["wall_s"] = round(time.monotonic() - started, 1)
     failures = result.pop("failures")
     for failure in failures:
-        print(f"E2E FAILED: {failure}", file=sys.stderr)
+        print(f"E2E FAILED: {failure} (logs in {workdir})", file=sys.stderr)
+    if not failures:
+        shutil.rmtree(workdir, ignore_errors=True)  # logs, Ray session and TSDB are kept only on failure
+        del result["workdir"]
     print("E2E " + json.dumps(result, sort_keys=True))
     return 1 if failures else 0
 
@@ -147,20 +155,31 @@ def run(stack: Stack, workdir: Path) -> dict:
                              **{key: [s.target_replicas, s.running_replicas] for key, s in state.items()}})
         time.sleep(2)
     if loadgen.returncode != 0:
-        raise SystemExit(f"loadgen failed: {(workdir / 'loadgen.log').read_text()[-2000:]}")
+        raise RuntimeError(f"loadgen failed: {(workdir / 'loadgen.log').read_text()[-2000:]}")
     time.sleep(8)  # one more scrape and rule evaluation after the last requests
     _step("collecting results")
     series = {name: len(_query(f"{{__name__={name!r}}}")) for name in FAROD_METRICS}
     attainment = {f"{r['metric']['application']}/{r['metric']['deployment']}": round(float(r["value"][1]), 4)
                   for r in _query("application_deployment:ray_serve_http_requests_within_slo:ratio_rate5m")}
+
+    _step(f"deleting {JOBS[1]} under farod")
+    deleted_at = time.time()
+    _request("PUT", f"{DASHBOARD}/api/serve/applications/", token, _serve_config(indexes=(0,)))
+    stale = f'farod_signal_stale{{application="serve-cluster1",deployment="classifier",signal="deployment"}} == 1'
+    noticed = _poll(lambda: _query(stale), timeout_s=60)
+    time.sleep(12)  # a couple more ticks without the deployment
+    alive = farod.poll() is None
     farod.send_signal(signal.SIGTERM)
     farod_exit = farod.wait(timeout=60)
     decisions = [json.loads(line) for line in farod_log.read_text().splitlines()
                  if line.startswith("{") and '"event": "decision"' in line]
-    return _verdict(timeline, decisions, series, attainment, farod_exit, workdir)
+    after = [d for d in decisions if d["now"] > deleted_at and "jobs" in d and not d["jobs"][JOBS[1]]["present"]]
+    deletion = {"noticed_in_prometheus": noticed, "farod_alive": alive, "decisions_after": len(after),
+                "held": bool(after) and all(JOBS[1] not in d.get("targets", {}) for d in after)}
+    return _verdict(timeline, decisions, series, attainment, farod_exit, deletion, workdir)
 
 
-def _verdict(timeline, decisions, series, attainment, farod_exit, workdir) -> dict:
+def _verdict(timeline, decisions, series, attainment, farod_exit, deletion, workdir) -> dict:
     phase_a_end = PHASE_UNITS[0] * 60 / TIME_SCALE
     in_a = [row for row in timeline if row["t"] <= phase_a_end]
     in_b = [row for row in timeline if row["t"] > phase_a_end]
@@ -188,6 +207,8 @@ def _verdict(timeline, decisions, series, attainment, farod_exit, workdir) -> di
     missing = [name for name, count in series.items() if count == 0]
     if missing:
         failures.append(f"farod metrics missing in Prometheus: {', '.join(missing)}")
+    if not (deletion["noticed_in_prometheus"] and deletion["farod_alive"] and deletion["held"]):
+        failures.append(f"farod did not hold the deleted deployment cleanly: {deletion}")
     if farod_exit != 0:
         failures.append(f"farod exited {farod_exit} on SIGTERM")
     (workdir / "timeline.json").write_text(json.dumps(timeline))
@@ -196,12 +217,13 @@ def _verdict(timeline, decisions, series, attainment, farod_exit, workdir) -> di
             "peak_replicas": {"phase_a": peak_a, "phase_b": peak_b}, "slo_attainment": attainment,
             "prometheus_series": {name.removesuffix("_count"): count for name, count in series.items()},
             "actuator": "rayserve", "actuation_errors": sum(1 for d in decisions if d.get("error")),
+            "deployment_deleted": deletion,
             "workdir": str(workdir), "failures": failures}
 
 
 # -- the stack's configuration ---------------------------------------------------------------------
 
-def _serve_config() -> dict:
+def _serve_config(indexes=(0, 1)) -> dict:
     def application(index: int, *, external: bool) -> dict:
         return {"name": f"serve-cluster{index}", "route_prefix": f"/c{index}",
                 "import_path": "tests.e2e.serve_app:app", "args": {"service_time_ms": SERVICE_TIME_MS},
@@ -209,7 +231,7 @@ def _serve_config() -> dict:
                 "deployments": [{"name": "classifier", "num_replicas": INITIAL_REPLICAS}]}
 
     return {"http_options": {"host": "127.0.0.1", "port": 8000},
-            "applications": [application(0, external=True), application(1, external=False)]}
+            "applications": [application(index, external=index == 0) for index in indexes]}
 
 
 def _write_farod_config(workdir: Path, token: Path) -> Path:
@@ -262,15 +284,21 @@ def _step(message: str) -> None:
 
 
 def _wait(what: str, ready, *, timeout_s: float) -> None:
+    if not _poll(ready, timeout_s=timeout_s):
+        raise RuntimeError(f"{what} not ready after {timeout_s:g} s")
+
+
+def _poll(ready, *, timeout_s: float) -> bool:
+    """True as soon as ``ready()`` is truthy, False after ``timeout_s``; errors count as not yet."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             if ready():
-                return
+                return True
         except Exception:  # noqa: BLE001 - not up yet
             pass
         time.sleep(1)
-    raise SystemExit(f"E2E FAILED: {what} not ready after {timeout_s:g} s")
+    return False
 
 
 def _read_quietly(ray: RayServeActuator, jobs) -> dict:
