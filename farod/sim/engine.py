@@ -169,11 +169,8 @@ class _Run:
         decision: Decision = method(observation)
         self.decision_ms.append((time.perf_counter() - started) * 1000)
         index = {key: j for j, key in enumerate(self.scenario.jobs)}
-        targets = {
-            index[key]: _bounded(self.specs[index[key]], wanted)
-            for key, wanted in decision.replicas.items()
-            if key in index
-        }
+        # Bounds are the policy's guards' job (farod.policies.guards); the cluster only grants what fits.
+        targets = {index[key]: max(0, int(wanted)) for key, wanted in decision.replicas.items() if key in index}
         self.scaling_actions += self.cluster.set_targets(targets)
 
     def _observe(self, now: float) -> Observation:
@@ -281,11 +278,6 @@ class _Readings:
             before[1] + weight * (after[1] - before[1]),
             before[2] + weight * (after[2] - before[2]),
         )
-
-
-def _bounded(spec: JobSpec, wanted: int) -> int:
-    upper = spec.max_replicas if spec.max_replicas is not None else UNLIMITED
-    return max(spec.min_replicas, min(upper, int(wanted)))
 
 
 def _power_of_two(needed: float) -> int:

@@ -69,7 +69,7 @@ def bar_chart(records: Sequence[dict], path: str | os.PathLike) -> None:
     groups = grouped(records)
     names = list(dict.fromkeys(policy for policy, _, _ in groups))
     quotas = list(dict.fromkeys(cpus for _, cpus, _ in groups))
-    figure, axes = plt.subplots(1, 2, figsize=(max(8, 1.4 * len(names) * 2), 4.5))
+    figure, axes = plt.subplots(1, 2, figsize=(max(8.0, 1.6 * len(names)), 4.5))
     width = 0.8 / len(quotas)
     positions = np.arange(len(names))
     for axis, (title, field) in zip(axes, [("SLO violation rate", "slo_violation_rate"), ("lost utility", "lost_utility")]):
