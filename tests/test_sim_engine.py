@@ -193,3 +193,12 @@ def test_observations_hold_what_a_deployment_can_measure(light):
 def test_a_quota_below_the_minimums_is_refused(light):
     with pytest.raises(FarodError, match="below the jobs' minimum"):
         scenario(light, 1).jobs  # noqa: B018
+
+
+def test_every_quota_resource_limits_the_pods(light):
+    config = parse_config({**CONSTANT, "resources": {"cpu": 1, "memory_gib": 4}, "quota": {"memory_gib": 12}})
+    sc = Scenario(trace=light, quota={**config.quota, "cpu": 32}, seed=1, config=config)
+    policy = Scripted(jobs=sc.jobs, schedule=[(0, {A: 10, B: 1}), (60, {B: 5})])
+    result = run(sc, policy)
+    assert result.record["max_replicas"] == 3  # 12 GiB / 4 GiB, although 32 CPUs would allow more
+    assert max(running for _, running in policy.running(B)) == 1
