@@ -42,12 +42,12 @@ def test_spare_quota_raises_the_quantile_only_while_quota_is_idle():
     light = dict(a=reading(history=flat(12), replicas=2), b=reading(history=flat(12), replicas=2))
     roomy = faro(quota=32).plan(observe(300, quota=32, **light))
     plain = faro(quota=32, headroom_quantiles="").plan(observe(300, quota=32, **light))
-    assert roomy.reason.endswith("quantile 0.99") and plain.reason.endswith("quantile 0.6")
+    assert roomy.reason.endswith("quantile 0.99") and plain.reason.endswith("quantile 0.7")
     assert all(roomy.replicas[key] >= plain.replicas[key] for key in plain.replicas)
     assert sum(roomy.replicas.values()) > sum(plain.replicas.values())
     busy = dict(a=reading(history=flat(40), replicas=4), b=reading(history=flat(40), replicas=4))
     tight = faro(quota=8).plan(observe(300, quota=8, **busy))
-    assert tight.reason.endswith("quantile 0.6") and sum(tight.replicas.values()) == 8
+    assert tight.reason.endswith("quantile 0.7") and sum(tight.replicas.values()) == 8
 
 
 def test_new_replicas_only_serve_after_startup():

@@ -9,7 +9,7 @@ Example::
     ...         "b/m": JobObservation(history=np.full(30, 60.0), replicas=2)}    # 1 req/s
     >>> decision = policy.plan(Observation(now=1800, jobs=seen, quota={"cpu": 8}))
     >>> decision.replicas, decision.reason
-    ({'a/m': 7, 'b/m': 1}, 'sum at quantile 0.6')
+    ({'a/m': 7, 'b/m': 1}, 'sum at quantile 0.7')
 
 Every ``plan_interval_s`` (300 s) each job's next ``horizon`` minutes are forecast and the exact solver
 (:func:`farod.model.solver.solve`) picks the integer replicas that maximize the objective (``sum``,
@@ -51,7 +51,7 @@ from farod.policies.resources import fitting_replicas, remaining
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class FaroParams(ForecastParams):
-    quantile: float = 0.6  # the forecast quantile of the first solve
+    quantile: float = 0.7  # the forecast quantile of the first solve (chosen by simulation, see README)
     headroom_quantiles: tuple[float, ...] = (0.7, 0.8, 0.9, 0.95, 0.99)  # those above quantile: tried while quota is idle
     utility: str = "relaxed"  # "relaxed" (min(1, SLO/L), Faro's) or "step"
     startup_s: float = 35.0  # seconds before a new replica serves
