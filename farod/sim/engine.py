@@ -10,8 +10,11 @@ Example::
 The loop is the scheduler a live deployment has, on simulated time: ``policy.plan`` every
 ``plan_interval_s`` and ``policy.react`` every ``tick_interval_s``, both from t=0 (plan first). Between
 two calls the compiled kernel (:mod:`farod.sim.kernel`) moves the requests; at each call the cluster
-(:mod:`farod.sim.cluster`) turns targets into replicas. The policy sees an :class:`Observation` built
-only from what a live deployment can measure:
+(:mod:`farod.sim.cluster`) turns targets into replicas. The cluster is also reconciled between calls
+when it has something to do on its own: every ``reconcile_interval_s`` while replicas drain (their
+pods free up for pending replicas), and when an idle pod is due to be reaped. An observation at ``t``
+includes every event up to ``t``. The policy sees an :class:`Observation` built only from what a live
+deployment can measure:
 
 - ``history``: arrivals per completed trace unit (the requests that actually arrived, not the trace);
 - ``request_rate``, ``ongoing_requests``: arrivals per second and time-averaged requests queued or in
