@@ -118,7 +118,9 @@ def test_several_resources_stay_feasible_and_report_optimality_honestly():
     best = _brute_force(PlanProblem(jobs=tuple(PlanJob(**{**j.__dict__, "max_replicas": 8}) for j in jobs),
                                     quota=problem.quota, objective="sum"))
     assert solution.objective <= best + 1e-9
-    assert solution.optimal == (solution.objective >= best - 1e-9) or not solution.optimal
+    if solution.optimal:  # a claim of optimality must be true
+        assert solution.objective >= best - 1e-9
+    assert solution.objective >= 0.9 * best  # and the scalarized knapsack plus fill stays close
 
 
 def test_jobs_with_different_horizons():
