@@ -102,6 +102,8 @@ def run(scenario: Scenario, policy: Policy) -> RunResult:
 
 class _Run:
     def __init__(self, scenario: Scenario, policy: Policy):
+        if not policy.tick_interval_s > 0 or not (policy.plan_interval_s is None or policy.plan_interval_s > 0):
+            raise FarodError(f"policy {policy.name}: tick_interval_s and plan_interval_s must be > 0")
         self.scenario = scenario
         self.policy = policy
         self.config = config = scenario.config
