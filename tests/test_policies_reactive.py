@@ -61,6 +61,12 @@ def test_oneshot_scales_by_latency_over_slo():
     assert cool == {640.0: {"a/m": 3}}
 
 
+def test_oneshot_asks_for_the_quota_when_requests_are_rejected():
+    policy = create("oneshot", jobs=specs("a"), quota={"cpu": 12}, params={"upscale_delay_s": 0})
+    rejecting = reading(mean_latency_ms=float("inf"), replicas=2)
+    assert policy.react(observe(0, quota=12, a=rejecting)).replicas == {"a/m": 12}
+
+
 def test_fallback_adds_one_replica_after_three_consecutive_checks_and_never_removes():
     fallback = ReactiveFallback(jobs=specs("a"), checks=3, tick_interval_s=10)
     latencies = {0: 900, 10: 900, 20: 500, 30: 900, 40: 900, 50: 900, 60: 900, 70: 900, 80: 900, 90: 100}

@@ -22,6 +22,7 @@ A job is *planned* only when the policy can reason about it: its observation is 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -128,5 +129,8 @@ class Predictive(Policy):
     def _learn_service_times(self, observation: Observation) -> None:
         for key, reading in observation.jobs.items():
             spec = self.jobs.get(key)
-            if spec is not None and spec.service_time_ms is None and not reading.stale and reading.processing_time_ms:
-                self._service_time_ms[key] = reading.processing_time_ms
+            measured = reading.processing_time_ms
+            if spec is None or spec.service_time_ms is not None or reading.stale or measured is None:
+                continue
+            if math.isfinite(measured) and measured > 0:
+                self._service_time_ms[key] = measured

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from farod.policies.base import Decision, JobObservation, JobSpec, Observation, Policy
 from farod.policies.hysteresis import Hysteresis, latency_direction
 from farod.policies.params import require
+from farod.policies.resources import fitting_replicas
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -59,24 +60,29 @@ class _LatencyThreshold(Policy):
                 continue
             direction = latency_direction(reading, self.jobs[key].slo_ms)
             if self._window.update(key, direction, now=observation.now):
-                wanted[key] = self._step(reading, direction, self.jobs[key].slo_ms)
+                wanted[key] = self._step(key, reading, direction)
         return Decision(replicas=wanted, kind="react")
 
-    def _step(self, reading: JobObservation, direction: int, slo_ms: float) -> int:
+    def _step(self, key: str, reading: JobObservation, direction: int) -> int:
         raise NotImplementedError
 
 
 class Aiad(_LatencyThreshold):
     name = "aiad"
 
-    def _step(self, reading: JobObservation, direction: int, slo_ms: float) -> int:
+    def _step(self, key: str, reading: JobObservation, direction: int) -> int:
         return reading.replicas + direction
 
 
 class Oneshot(_LatencyThreshold):
     name = "oneshot"
 
-    def _step(self, reading: JobObservation, direction: int, slo_ms: float) -> int:
+    def __init__(self, *, jobs: Mapping[str, JobSpec], quota: Mapping[str, float], params: ThresholdParams):
+        super().__init__(jobs=jobs, quota=quota, params=params)
+        # Rejected requests make the latency infinite: then ask for all the quota holds, as HPA asks its max.
+        self._most = {key: fitting_replicas(job, quota) for key, job in self.jobs.items()}
+
+    def _step(self, key: str, reading: JobObservation, direction: int) -> int:
         # An idle job has no latency: it needs nothing (the guards keep its minimum).
-        ratio = (reading.mean_latency_ms or 0.0) / slo_ms
-        return math.ceil(reading.replicas * ratio)
+        wanted = reading.replicas * (reading.mean_latency_ms or 0.0) / self.jobs[key].slo_ms
+        return min(math.ceil(wanted), self._most[key]) if math.isfinite(wanted) else self._most[key]
