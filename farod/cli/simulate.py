@@ -32,15 +32,17 @@ DEFAULT_SEEDS = "24,32,40,42,62"
 def register(subparsers) -> None:
     simulate = subparsers.add_parser("simulate", help="simulate one policy on a trace")
     simulate.add_argument("--cpus", type=_positive_number, required=True, help="CPU quota")
-    simulate.add_argument("--policy", required=True, help="policy name (see `farod compare --help`)")
+    simulate.add_argument("--policy", required=True, help="policy name (an unknown name lists the known ones)")
     simulate.add_argument("--seed", type=_integer, default=42)
     _common(simulate)
     simulate.set_defaults(handler=run_simulate)
 
     compare = subparsers.add_parser("compare", help="compare policies x quotas x seeds on a trace")
     compare.add_argument("--cpus", type=_list_of(_positive_number), required=True, help="CPU quotas, e.g. 32,36")
-    compare.add_argument("--policies", type=_list_of(str), required=True, help="e.g. fairshare,aiad,faro-sum")
-    compare.add_argument("--seeds", type=_list_of(_integer), default=_list_of(_integer)(DEFAULT_SEEDS))
+    compare.add_argument("--policies", type=_list_of(str), required=True,
+                         help="e.g. fairshare,aiad,faro-sum (an unknown name lists the known ones)")  # fmt: skip
+    compare.add_argument("--seeds", type=_list_of(_integer), default=_list_of(_integer)(DEFAULT_SEEDS),
+                         help=f"one run per seed (default {DEFAULT_SEEDS})")  # fmt: skip
     _common(compare)
     compare.set_defaults(handler=run_compare)
 
