@@ -12,8 +12,7 @@ neighbours (see :mod:`farod.daemon.explain`).
 
 from __future__ import annotations
 
-import json
-
+from farod.cli.output import write_json
 from farod.daemon.explain import explain, find_decision, read_decisions
 
 
@@ -42,10 +41,5 @@ def run_explain(args) -> int:
             print(f"  {'->' if row['chosen'] else '  '} {row['replicas']:3d} replicas   "
                   f"worst predicted p-latency {worst:10.1f} ms   utility {row['utility']:.3f}")
     if args.json:
-        text = json.dumps({"decision": record["id"], "jobs": rows})
-        if args.json == "-":
-            print(text)
-        else:
-            with open(args.json, "w", encoding="utf-8") as handle:
-                handle.write(text + "\n")
+        write_json(args.json, {"decision": record["id"], "jobs": rows})
     return 0

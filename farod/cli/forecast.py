@@ -12,11 +12,11 @@ trace's own day unless ``--train-days`` names them.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
 from farod import forecast
+from farod.cli.output import write_json
 from farod.errors import FarodError
 from farod.forecast import backtest as backtesting
 from farod.forecast import train as training
@@ -70,7 +70,7 @@ def run_backtest(args) -> int:
         backtesting.plot(shown, trace.counts, job=args.job, path=args.plot,
                          title=f"{trace.keys[args.job]}: {shown.model}, context {args.context}")
     if args.json:
-        _write_json(records if args.model == "all" else records[0], args.json)
+        write_json(args.json, records if args.model == "all" else records[0])
     return 0
 
 
@@ -95,18 +95,6 @@ def format_table(records: list[dict]) -> str:
                     + [f"{record['coverage'][q]:.3f}" for q in levels] + [f"{record['fit_ms_p50']:.2f}"])
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
     return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows)
-
-
-def _write_json(payload, path: str) -> None:
-    text = json.dumps(payload, indent=2)
-    if path == "-":
-        print(text)
-        return
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-    except OSError as exc:
-        raise FarodError(f"--json: cannot write {path}: {exc.strerror}") from None
 
 
 def _quantile_list(text: str) -> list[float]:

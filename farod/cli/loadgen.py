@@ -12,9 +12,9 @@ writes the same as a record. See :mod:`farod.loadgen` for the arrival process.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 
+from farod.cli.output import write_json
 from farod.errors import FarodError
 from farod.loadgen import poisson_arrivals, replay
 from farod.trace import read_trace
@@ -57,12 +57,7 @@ def run_loadgen(args) -> int:
               + " ".join(f"{row[name] if row[name] is not None else float('nan'):8.1f}"
                          for name in ("p50_ms", "p90_ms", "p99_ms")))
     if args.json:
-        text = json.dumps(report.as_dict())
-        if args.json == "-":
-            print(text)
-        else:
-            with open(args.json, "w", encoding="utf-8") as handle:
-                handle.write(text + "\n")
+        write_json(args.json, report.as_dict())
     return 0
 
 

@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 
+from farod.cli.output import write_json
 from farod.errors import FarodError
 from farod.model.problem import problem_from_dict
 from farod.model.solver import METHODS, solve
@@ -27,7 +28,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     problem = problem_from_dict(_read_json(args.input))
     solution = solve(problem, method=args.method)
-    _write_json(args.json, solution.to_json())
+    write_json(args.json, solution.to_json())
     if args.json != "-":
         _print_table(solution)
     return 0
@@ -42,18 +43,6 @@ def _read_json(path: str):
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise FarodError(f"--input: {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-
-
-def _write_json(path: str, data) -> None:
-    text = json.dumps(data, indent=2) + "\n"
-    if path == "-":
-        sys.stdout.write(text)
-        return
-    try:
-        with open(path, "w", encoding="utf-8") as out:
-            out.write(text)
-    except OSError as exc:
-        raise FarodError(f"--json: cannot write {path}: {exc.strerror}") from None
 
 
 def _print_table(solution) -> None:

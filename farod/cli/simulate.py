@@ -21,6 +21,7 @@ import sys
 import time
 from importlib import resources
 
+from farod.cli.output import write_json
 from farod.errors import FarodError
 
 _DATA = resources.files("farod") / "data"
@@ -106,7 +107,7 @@ def _run(args: argparse.Namespace, *, policies: list[str], cpus: list[float], se
     results.sort(key=lambda result: order[result.record["policy"], result.record["cpus"], result.record["seed"]])
     records = [_json_record(result.record) for result in results]
     if json_path:
-        _write_json(json_path, {"runs": records, **({"interrupted": True} if interrupted else {})})
+        write_json(json_path, {"runs": records, **({"interrupted": True} if interrupted else {})})
     if records:
         print(report.table(records), file=terminal)
     if args.out and records:
@@ -169,15 +170,6 @@ def _json_record(record: dict) -> dict:
 
 def _whole(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
-
-
-def _write_json(path: str, data: dict) -> None:
-    from farod.cli.plan import _write_json as write  # one JSON writer for every command
-
-    directory = os.path.dirname(path) if path != "-" else ""
-    if directory:
-        _make_dir(directory)
-    write(path, data)
 
 
 def _make_dir(path: str) -> None:

@@ -165,7 +165,7 @@ def run(stack: Stack, workdir: Path) -> dict:
     _step(f"deleting {JOBS[1]} under farod")
     deleted_at = time.time()
     _request("PUT", f"{DASHBOARD}/api/serve/applications/", token, _serve_config(indexes=(0,)))
-    stale = f'farod_signal_stale{{application="serve-cluster1",deployment="classifier",signal="deployment"}} == 1'
+    stale = 'farod_signal_stale{application="serve-cluster1",deployment="classifier",signal="deployment"} == 1'
     noticed = _poll(lambda: _query(stale), timeout_s=60)
     time.sleep(12)  # a couple more ticks without the deployment
     alive = farod.poll() is None
