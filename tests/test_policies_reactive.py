@@ -39,6 +39,13 @@ def test_aiad_adds_after_30s_above_and_removes_after_600s_below():
     assert cool == {700.0: {"a/m": 2}}
 
 
+def test_aiad_adds_to_the_running_replicas_not_to_a_pending_backlog():
+    policy = create("aiad", jobs=specs("a"), quota={"cpu": 32}, params={"upscale_delay_s": 0})
+    pending = reading(mean_latency_ms=900.0, replicas=5, running_replicas=3)
+    assert policy.react(observe(0, a=pending)).replicas == {"a/m": 5}
+    assert policy.react(observe(10, a=reading(mean_latency_ms=900.0, replicas=5))).replicas == {"a/m": 6}
+
+
 def test_aiad_never_scales_down_a_stale_job_or_below_the_minimum():
     policy = create("aiad", jobs=specs("a", min_replicas=2), quota={"cpu": 32})
     stale = ticks(policy, lambda t: {"a": reading(mean_latency_ms=100.0, replicas=4, stale=True)}, until=1200)

@@ -11,7 +11,11 @@ hold for ``upscale_delay_s`` (30 s), a wish to scale down for ``downscale_delay_
 asymmetry keeps them from flapping and from giving capacity back during a short lull. They differ in
 the step:
 
-- **AIAD** adds or removes one replica (additive increase, additive decrease);
+- **AIAD** adds or removes one replica (additive increase, additive decrease). It adds one to what the
+  job *has* (running replicas): asking again while a replica is still starting, or pending on a full
+  quota, would pile up a backlog that later grabs whatever capacity frees up and hoards it for the
+  600 s per step a downscale takes (on day 10 at 32 CPUs: violation 0.18 counting from the target,
+  0.076 from the running replicas);
 - **Oneshot** jumps straight to ``ceil(replicas · latency / SLO)``, like Kubernetes' HPA with latency as
   the metric: fast, but the latency of an overloaded queue says little about the capacity it needs.
 
@@ -71,7 +75,9 @@ class Aiad(_LatencyThreshold):
     name = "aiad"
 
     def _step(self, key: str, reading: JobObservation, direction: int) -> int:
-        return reading.replicas + direction
+        if direction > 0:  # one more than it *has*: a replica still starting or pending is already asked for
+            return max(reading.replicas, reading.running_replicas + 1)
+        return reading.replicas - 1
 
 
 class Oneshot(_LatencyThreshold):
