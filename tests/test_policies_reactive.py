@@ -56,7 +56,9 @@ def test_aiad_never_scales_down_a_stale_job_or_below_the_minimum():
 
 def test_aiad_treats_an_idle_job_as_below_the_slo_but_missing_latency_with_traffic_as_unknown():
     policy = create("aiad", jobs=specs("a", "b"), quota={"cpu": 32})
-    read = lambda t: {"a": reading(request_rate=0.0, replicas=3), "b": reading(request_rate=5.0, replicas=3)}
+    def read(t):
+        return {"a": reading(request_rate=0.0, replicas=3), "b": reading(request_rate=5.0, replicas=3)}
+
     assert ticks(policy, read, until=600) == {600.0: {"a/m": 2}}
 
 
@@ -109,14 +111,18 @@ def test_rayserve_scales_up_to_ongoing_over_target_after_30s():
 
 def test_rayserve_downscale_waits_600s_and_a_reversal_restarts_the_delay():
     policy = _ray()
-    quiet = lambda t: {"a": reading(ongoing_requests=1.0 if t != 300 else 20.0, replicas=4)}
+    def quiet(t):
+        return {"a": reading(ongoing_requests=1.0 if t != 300 else 20.0, replicas=4)}
+
     assert ticks(policy, quiet, until=1000) == {910.0: {"a/m": 1}}  # the t=300 burst: the clock restarts at 310
 
 
 def test_rayserve_caps_at_the_quota_and_holds_without_running_replicas():
     policy = _ray()
     assert ticks(policy, lambda t: {"a": reading(ongoing_requests=100.0, replicas=4)}, until=30) == {30.0: {"a/m": 8}}
-    starting = lambda t: {"a": reading(ongoing_requests=50.0, replicas=4, running_replicas=0)}
+    def starting(t):
+        return {"a": reading(ongoing_requests=50.0, replicas=4, running_replicas=0)}
+
     assert ticks(_ray(), starting, until=100) == {}
 
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from farod.policies.base import Decision, JobSpec, Observation, Policy
-from farod.policies.params import require
+from farod.policies.base import Decision, JobSpec, Observation
+from farod.policies.params import Configured, require
 from farod.policies.resources import fitting_replicas
 
 
@@ -31,14 +31,12 @@ class FairShareParams:
         require(self.tick_interval_s > 0, f"tick_interval_s must be > 0, got {self.tick_interval_s}")
 
 
-class FairShare(Policy):
+class FairShare(Configured):
     name = "fairshare"
     Params = FairShareParams
 
     def __init__(self, *, jobs: Mapping[str, JobSpec], quota: Mapping[str, float], params: FairShareParams):
-        super().__init__(jobs=jobs)
-        self.params = params
-        self.tick_interval_s = params.tick_interval_s
+        super().__init__(jobs=jobs, params=params)
         share = {resource: amount / max(len(self.jobs), 1) for resource, amount in quota.items()}
         self.replicas = {key: fitting_replicas(job, share) for key, job in self.jobs.items()}
 

@@ -52,7 +52,8 @@ from farod.policies.resources import fitting_replicas, remaining
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class FaroParams(ForecastParams):
     quantile: float = 0.7  # the forecast quantile of the first solve (chosen by simulation, see README)
-    headroom_quantiles: tuple[float, ...] = (0.7, 0.8, 0.9, 0.95, 0.99)  # those above quantile: tried while quota is idle
+    # Tried in turn while quota is idle (the levels above ``quantile``).
+    headroom_quantiles: tuple[float, ...] = (0.7, 0.8, 0.9, 0.95, 0.99)
     utility: str = "relaxed"  # "relaxed" (min(1, SLO/L), Faro's) or "step"
     startup_s: float = 35.0  # seconds before a new replica serves
     percentile: float = 99.0  # latency percentile the SLO is about
@@ -63,7 +64,8 @@ class FaroParams(ForecastParams):
         require(self.utility in UTILITIES, f"utility must be one of {', '.join(UTILITIES)}, got {self.utility!r}")
         require(all(0 < q < 1 for q in self.headroom_quantiles)
                 and list(self.headroom_quantiles) == sorted(set(self.headroom_quantiles)),
-                f"headroom_quantiles must be increasing and in (0, 1), got {','.join(map(str, self.headroom_quantiles))}")
+                "headroom_quantiles must be increasing and in (0, 1), got "
+                + ",".join(map(str, self.headroom_quantiles)))
         require(self.startup_s >= 0, f"startup_s must be >= 0, got {self.startup_s}")
         require(0 < self.percentile < 100, f"percentile must be in (0, 100), got {self.percentile}")
         require(0 < self.max_rho < 1, f"max_rho must be in (0, 1), got {self.max_rho}")

@@ -15,6 +15,7 @@ Example::
 Parameters arrive from YAML, JSON or ``--param key=value`` flags, so strings are converted to the type of
 the field's default. A policy's ``Params`` dataclass is its documentation: every field has a default and
 a comment, and its ``__post_init__`` checks ranges with :func:`require`, whose message names the field.
+Policies derive from :class:`Configured`, which keeps the parameters and takes the cadence from them.
 """
 
 from __future__ import annotations
@@ -25,8 +26,19 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from farod.errors import FarodError
+from farod.policies.base import JobSpec, Policy
 
 P = TypeVar("P")
+
+
+class Configured(Policy):
+    """A policy built from a ``Params`` dataclass: keeps it (the daemon logs it) and takes its cadence."""
+
+    def __init__(self, *, jobs: Mapping[str, JobSpec], params: Any):
+        super().__init__(jobs=jobs)
+        self.params = params
+        self.tick_interval_s = params.tick_interval_s
+        self.plan_interval_s = getattr(params, "plan_interval_s", None)
 
 
 def parse(policy: str, params_class: type[P], values: Mapping[str, Any] | None) -> P:

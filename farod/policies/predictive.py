@@ -16,7 +16,8 @@ them from the bundled CSV).
 
 A job is *planned* only when the policy can reason about it: its observation is fresh, it has history
 (or earlier days, or the future for the oracle), and its service time is known (its
-:class:`JobSpec`'s, else the last observed processing time). Other jobs are *held*: they keep their replicas, and those replicas stay reserved in the quota.
+:class:`JobSpec`'s, else the last observed processing time). Other jobs are *held*: they keep their
+replicas, and those replicas stay reserved in the quota.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from farod import forecast
-from farod.policies.base import Decision, JobObservation, JobSpec, Observation, Policy
+from farod.policies.base import Decision, JobObservation, JobSpec, Observation
 from farod.policies.fallback import ReactiveFallback
-from farod.policies.params import require
+from farod.policies.params import Configured, require
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -65,7 +66,7 @@ class JobForecast:
         return self.rates[self.quantiles.index(quantile)]
 
 
-class Predictive(Policy):
+class Predictive(Configured):
     """Base of Faro's policies and MArk: subclasses implement :meth:`decide`."""
 
     def __init__(
@@ -76,10 +77,7 @@ class Predictive(Policy):
         future: Mapping[str, np.ndarray] | None = None,
         train: Mapping[str, np.ndarray] | None = None,
     ):
-        super().__init__(jobs=jobs)
-        self.params = params
-        self.plan_interval_s = params.plan_interval_s
-        self.tick_interval_s = params.tick_interval_s
+        super().__init__(jobs=jobs, params=params)
         self._fallback = ReactiveFallback(jobs=jobs, checks=params.fallback_checks,
                                           tick_interval_s=params.tick_interval_s)
         # Something to forecast from before today's first minute is complete: earlier days, or the future.

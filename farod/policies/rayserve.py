@@ -34,9 +34,9 @@ import dataclasses
 import math
 from collections.abc import Mapping
 
-from farod.policies.base import Decision, JobObservation, JobSpec, Observation, Policy
+from farod.policies.base import Decision, JobObservation, JobSpec, Observation
 from farod.policies.hysteresis import Hysteresis
-from farod.policies.params import require
+from farod.policies.params import Configured, require
 from farod.policies.resources import fitting_replicas
 
 
@@ -59,14 +59,12 @@ class RayServeParams:
         require(self.downscale_delay_s >= 0, f"downscale_delay_s must be >= 0, got {self.downscale_delay_s}")
 
 
-class RayServe(Policy):
+class RayServe(Configured):
     name = "rayserve"
     Params = RayServeParams
 
     def __init__(self, *, jobs: Mapping[str, JobSpec], quota: Mapping[str, float], params: RayServeParams):
-        super().__init__(jobs=jobs)
-        self.params = params
-        self.tick_interval_s = params.tick_interval_s
+        super().__init__(jobs=jobs, params=params)
         self._delay = Hysteresis(up_s=params.upscale_delay_s, down_s=params.downscale_delay_s)
         # max_replicas = the quota: as many replicas as the whole quota holds for this job alone.
         self._max_replicas = {key: fitting_replicas(job, quota) for key, job in self.jobs.items()}

@@ -28,9 +28,9 @@ import dataclasses
 import math
 from collections.abc import Mapping
 
-from farod.policies.base import Decision, JobObservation, JobSpec, Observation, Policy
+from farod.policies.base import Decision, JobObservation, JobSpec, Observation
 from farod.policies.hysteresis import Hysteresis, latency_direction
-from farod.policies.params import require
+from farod.policies.params import Configured, require
 from farod.policies.resources import fitting_replicas
 
 
@@ -46,15 +46,13 @@ class ThresholdParams:
         require(self.downscale_delay_s >= 0, f"downscale_delay_s must be >= 0, got {self.downscale_delay_s}")
 
 
-class _LatencyThreshold(Policy):
+class _LatencyThreshold(Configured):
     """Scale a job when its latency has been on one side of the SLO for the side's delay."""
 
     Params = ThresholdParams
 
     def __init__(self, *, jobs: Mapping[str, JobSpec], quota: Mapping[str, float], params: ThresholdParams):
-        super().__init__(jobs=jobs)
-        self.params = params
-        self.tick_interval_s = params.tick_interval_s
+        super().__init__(jobs=jobs, params=params)
         self._window = Hysteresis(up_s=params.upscale_delay_s, down_s=params.downscale_delay_s)
 
     def react(self, observation: Observation) -> Decision:
