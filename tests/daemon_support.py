@@ -73,10 +73,10 @@ class StubSignals:
                                                         self.status[key]) for name in SIGNALS}, age_s=1.0)
                 for key in jobs}
 
-    def history(self, jobs, *, now, hours, step_s=60.0):
+    def arrivals(self, jobs, *, start, steps, step_s=60.0):
         if self.down:
             raise PrometheusUnavailable("down")
-        return {key: np.full(10, 300.0) for key in jobs}
+        return {key: np.full(steps, 300.0) for key in jobs}
 
 
 def free_port() -> int:

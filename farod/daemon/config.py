@@ -43,7 +43,8 @@ class PrometheusConfig:
     ca_file: str | None = None
     timeout_s: float = 5.0
     use_recording_rules: bool = True
-    backfill_hours: float = 24.0
+    backfill_hours: float = 24.0  # recent history plans see at least
+    backfill_days: int = 7  # whole earlier UTC days the forecasters learn from; 0: none
     window_s: float = 30.0  # span of rate/latency readings; Ray publishes every ~10 s
     stale_after_s: float = 60.0  # a job whose newest sample is older than this is stale
     misses_before_unready: int = 3  # consecutive failed decisions before /readyz fails
@@ -260,6 +261,7 @@ def _prometheus(section: _Section) -> PrometheusConfig:
         timeout_s=section.number("timeout_s", defaults.timeout_s),
         use_recording_rules=section.boolean("use_recording_rules", defaults.use_recording_rules),
         backfill_hours=section.number("backfill_hours", defaults.backfill_hours, strict=False),
+        backfill_days=section.integer("backfill_days", defaults.backfill_days, minimum=0),
         window_s=section.number("window_s", defaults.window_s),
         stale_after_s=section.number("stale_after_s", defaults.stale_after_s),
         misses_before_unready=section.integer("misses_before_unready", defaults.misses_before_unready, minimum=1),

@@ -46,20 +46,13 @@ import structlog
 from farod.actuators.base import ActuationError, Actuator, DeploymentState
 from farod.actuators.guard import fit_quota, limit_steps, quota_used
 from farod.daemon.config import SafetyConfig
+from farod.daemon.history import ArrivalHistory
 from farod.daemon.metrics import DaemonMetrics
 from farod.errors import FarodError
 from farod.policies.base import Decision, JobObservation, JobSpec, Observation, Policy
 from farod.signals.prometheus import SIGNALS, JobSignals, PrometheusSignals, PrometheusUnavailable
 
 LOGGED_HISTORY_STEPS = 120  # history steps a plan's log line carries (the forecasters' recent context)
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class History:
-    """How much per-step arrival history plans see, and its resolution (the policy's forecast step)."""
-
-    hours: float = 24.0
-    step_s: float = 60.0
 
 
 class Controller:
@@ -75,7 +68,7 @@ class Controller:
         clock: Callable[[], float] = time.time,
         is_leader: Callable[[], bool] = lambda: True,
         safety: SafetyConfig = SafetyConfig(),
-        history: History = History(),
+        history: ArrivalHistory | None = None,
         window_s: float = 30.0,
         tick_s: float = 10.0,
         max_backoff_s: float = 60.0,
@@ -90,7 +83,7 @@ class Controller:
         self.clock = clock
         self.is_leader = is_leader
         self.safety = safety
-        self.history = history
+        self.history = history or ArrivalHistory(signals=signals, jobs=jobs)
         self.window_s = window_s
         self.tick_s = tick_s
         self.max_backoff_s = max_backoff_s
@@ -102,7 +95,6 @@ class Controller:
         self._policy = policy
         self._next_policy: Policy | None = None
         self._desired: dict[str, int] = {}
-        self._histories: dict[str, np.ndarray] = {}
         self._retry_at = -np.inf
         self._ids = itertools.count(1)
         self._lock = threading.Lock()  # one decision at a time, whatever calls it
@@ -152,9 +144,8 @@ class Controller:
             return self._miss(record, now=now, reason=str(exc), error=error)
         try:
             signals = self.signals.read(self.jobs, now=now)
-            if kind == "plan" or not self._histories:
-                self._histories = self.signals.history(self.jobs, now=now, hours=self.history.hours,
-                                                       step_s=self.history.step_s)
+            if kind == "plan" or not self.history.loaded:
+                self.history.refresh(now)
         except PrometheusUnavailable as exc:
             self._mark_prometheus_stale()
             return self._miss(record, now=now, reason=str(exc), error="prometheus_unavailable")
@@ -200,7 +191,7 @@ class Controller:
             reading = signals[key]
             cluster = state.get(key)
             jobs[key] = JobObservation(
-                history=self._histories.get(key, np.zeros(0)),
+                history=self.history.series.get(key, np.zeros(0)),
                 request_rate=reading.value("request_rate"),
                 mean_latency_ms=reading.value("mean_latency_ms"),
                 p99_latency_ms=reading.value("p99_latency_ms"),
@@ -296,7 +287,8 @@ class Controller:
                                  "predicted_latency_ms": list(plan.predicted_latency_ms),
                                  "utility": plan.utility, "accept_rate": plan.accept_rate}
             if kind == "plan":
-                entry["history"] = [round(float(v), 3) for v in reading.history[-LOGGED_HISTORY_STEPS:]]
+                entry["history"] = [round(float(v), 3) if np.isfinite(v) else None
+                                    for v in reading.history[-LOGGED_HISTORY_STEPS:]]
             records[key] = entry
         return records
 

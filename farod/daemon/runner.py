@@ -8,9 +8,11 @@ Example::
 
 Scheduling is apscheduler 3.x: a reactive tick every ``intervals.tick_s`` and, for predictive
 policies, a plan every ``intervals.plan_s`` (the first one at start, right after the history
-backfill). Both jobs run on ONE worker thread with ``max_instances=1`` and ``coalesce=True``: a slow
-decision delays the next instead of overlapping it, and missed runs collapse into one, so two
-decisions never race on the cluster. Every delay, cooldown and hysteresis window lives in the policy
+backfill). The backfill (:mod:`farod.daemon.history`) also yields the earlier days the policy's
+forecasters learn from (``train``); the policy is built with them, and so is every reloaded one.
+Both jobs run on ONE worker thread with ``max_instances=1`` and ``coalesce=True``: a slow decision
+delays the next instead of overlapping it, and missed runs collapse into one, so two decisions never
+race on the cluster. Every delay, cooldown and hysteresis window lives in the policy
 and is measured on the observation's wall-clock ``now``, never in ticks -- changing ``tick_s`` does
 not change what "30 s above the SLO" means.
 
@@ -34,6 +36,7 @@ import time
 from datetime import datetime, timezone
 from collections.abc import Callable, Mapping
 
+import numpy as np
 import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -44,12 +47,13 @@ from farod.actuators.base import Actuator
 from farod.actuators.dryrun import DryRunActuator
 from farod.actuators.rayserve import RayServeActuator
 from farod.daemon.config import Config
-from farod.daemon.controller import Controller, History, policy_params
+from farod.daemon.controller import Controller, policy_params
+from farod.daemon.history import ArrivalHistory
 from farod.daemon.metrics import DaemonMetrics
 from farod.daemon.server import start_server
 from farod.errors import FarodError
 from farod.policies.base import Policy
-from farod.signals.prometheus import PrometheusSignals
+from farod.signals.prometheus import PrometheusSignals, PrometheusUnavailable
 
 
 def configure_logging(stream=sys.stdout) -> None:
@@ -63,16 +67,18 @@ def configure_logging(stream=sys.stdout) -> None:
     )
 
 
-def build_policy(config: Config, *, quota: Mapping[str, float]) -> Policy:
+def build_policy(config: Config, *, quota: Mapping[str, float],
+                 train: Mapping[str, np.ndarray] | None = None) -> Policy:
     """The configured policy, with the daemon's cadence and forecaster filled in where it takes them.
 
     ``intervals`` and ``forecaster`` are daemon-level settings; they become policy parameters only for
     policies whose parameters have those fields (a reactive policy has no forecaster), and never
-    override a value the policy's own ``params`` set.
+    override a value the policy's own ``params`` set. ``train`` is the earlier days of
+    :class:`~farod.daemon.history.ArrivalHistory`, for the forecasters.
     """
     jobs = config.jobs_by_key
     params = dict(config.policy.params)
-    policy = policies.create(config.policy.name, jobs=jobs, quota=quota, params=params)
+    policy = policies.create(config.policy.name, jobs=jobs, quota=quota, params=params, train=train)
     accepted = _param_fields(policy)
     defaults = {"tick_interval_s": config.intervals.tick_s, "plan_interval_s": config.intervals.plan_s}
     if config.forecaster.name != "default":
@@ -80,7 +86,7 @@ def build_policy(config: Config, *, quota: Mapping[str, float]) -> Policy:
     extra = {name: value for name, value in defaults.items() if name in accepted and name not in params}
     if not extra:
         return policy
-    return policies.create(config.policy.name, jobs=jobs, quota=quota, params={**params, **extra})
+    return policies.create(config.policy.name, jobs=jobs, quota=quota, params={**params, **extra}, train=train)
 
 
 def build_actuator(config: Config) -> Actuator:
@@ -122,12 +128,18 @@ class Daemon:
         self.registry = registry or CollectorRegistry()
         self.metrics = DaemonMetrics(registry=self.registry)
         policy = build_policy(config, quota=quota())
+        signals = signals or build_signals(config)
+        self.history = ArrivalHistory(signals=signals, jobs=config.jobs_by_key,
+                                      hours=config.prometheus.backfill_hours, days=config.prometheus.backfill_days,
+                                      step_s=_history_step_s(policy))
+        self.train: Mapping[str, np.ndarray] | None = None  # set once the history is loaded
+        self._policy_lock = threading.Lock()  # a reload and the train's arrival build policies one at a time
         self.controller = Controller(
-            jobs=config.jobs_by_key, policy=policy, signals=signals or build_signals(config),
+            jobs=config.jobs_by_key, policy=policy, signals=signals,
             actuator=actuator or build_actuator(config), metrics=self.metrics, quota=quota, clock=clock,
-            is_leader=is_leader, safety=config.safety, window_s=config.prometheus.window_s,
-            history=History(hours=config.prometheus.backfill_hours, step_s=_history_step_s(policy)),
+            is_leader=is_leader, safety=config.safety, window_s=config.prometheus.window_s, history=self.history,
             tick_s=config.intervals.tick_s, misses_before_unready=config.prometheus.misses_before_unready)
+        self.controller.listeners.append(lambda record: self._adopt_train())
         self.scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(1)},
                                              job_defaults={"max_instances": 1, "coalesce": True,
                                                            "misfire_grace_time": None})
@@ -142,18 +154,20 @@ class Daemon:
         if serve_http:
             self.server = start_server(host=self.config.server.host, port=self.config.server.port,
                                        registry=self.registry, ready=lambda: self.controller.ready)
+        self._backfill()
         self._schedule(self.controller.policy)
         self.scheduler.start()
 
     def reload(self, config: Config) -> None:
-        """Adopt a validated config's policy and cadence at the next decision; jobs and actuator stay."""
+        """Adopt a validated config's policy and cadence at the next decision; jobs, actuator and train stay."""
         if config.jobs != self.config.jobs:
             raise FarodError("jobs: changing the jobs needs a restart")
-        policy = build_policy(config, quota=self.controller.quota())
-        self.config = dataclasses.replace(self.config, policy=config.policy, forecaster=config.forecaster,
-                                          intervals=config.intervals, safety=config.safety)
-        self.controller.safety = config.safety
-        self.controller.swap_policy(policy)
+        with self._policy_lock:
+            policy = build_policy(config, quota=self.controller.quota(), train=self.train)
+            self.config = dataclasses.replace(self.config, policy=config.policy, forecaster=config.forecaster,
+                                              intervals=config.intervals, safety=config.safety)
+            self.controller.safety = config.safety
+            self.controller.swap_policy(policy)
         if self.scheduler.running:
             self._schedule(policy)
 
@@ -173,6 +187,31 @@ class Daemon:
             self.server.shutdown()
             self.server.server_close()
         structlog.get_logger("farod").info("stopped", decisions=self.controller.decisions)
+
+    def _backfill(self) -> None:
+        """Load the history before the first plan, so the policy starts with the earlier days.
+
+        With Prometheus not reachable yet, the first plan that reaches it loads the history (holding
+        until then), and the policy is rebuilt with the earlier days after that decision.
+        """
+        try:
+            self.history.refresh(self.controller.clock())
+        except PrometheusUnavailable as exc:
+            structlog.get_logger("farod").warning("backfill_failed", error=str(exc))
+            return
+        self._adopt_train()
+
+    def _adopt_train(self) -> None:
+        """Once, when the history is first loaded: the policy from now on learns from its earlier days."""
+        if self.train is not None or not self.history.loaded:
+            return
+        train = self.history.train
+        with self._policy_lock:
+            if train:
+                self.controller.swap_policy(build_policy(self.config, quota=self.controller.quota(), train=train))
+            self.train = train
+        structlog.get_logger("farod").info("backfilled", anchor=self.history.anchor, days=self.history.days,
+                                           train_days={key: len(rows) for key, rows in train.items()})
 
     def _schedule(self, policy: Policy) -> None:
         intervals = self.config.intervals

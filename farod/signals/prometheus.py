@@ -6,7 +6,7 @@ Example::
     >>> signals = source.read(jobs, now=time.time())
     >>> signals["serve-cluster0/classifier"].readings["request_rate"]
     Reading(value=12.4, status='ok')
-    >>> source.history(jobs, now=time.time(), hours=24, step_s=60)["serve-cluster0/classifier"][-3:]
+    >>> source.arrivals(jobs, start=time.time() // 60 * 60 - 120, steps=3)["serve-cluster0/classifier"]
     array([731., 702., 688.])
 
 Why the care: the daemon acts on these numbers, and "no data" must never look like "no load" -- a
@@ -53,7 +53,6 @@ import numpy as np
 
 from farod.credentials import bearer_header, tls_context
 from farod.errors import FarodError
-from farod.forecast.base import fill_gaps
 from farod.policies.base import JobSpec
 
 SIGNALS = ("request_rate", "p99_latency_ms", "mean_latency_ms", "ongoing_requests", "running_replicas",
@@ -163,34 +162,24 @@ class PrometheusSignals:
             signals[key] = JobSignals(readings=readings, age_s=age)
         return signals
 
-    def history(self, jobs: Mapping[str, JobSpec], *, now: float, hours: float, step_s: float = 60.0,
-                ) -> dict[str, np.ndarray]:
-        """Arrivals per completed step over the last ``hours`` (at most 11000 steps), oldest first; gaps
-        carry the last count.
+    def arrivals(self, jobs: Mapping[str, JobSpec], *, start: float, steps: int, step_s: float = 60.0,
+                 ) -> dict[str, np.ndarray]:
+        """Arrivals per step of every job: element i counts the step ending at ``start + i * step_s``.
 
-        A job with no series at all gets an empty array (the forecasters start cold).
+        NaN where Prometheus has no sample (a job with no series is all NaN): a gap is not zero load.
+        Long spans are fetched in chunks of at most ``MAX_RANGE_POINTS`` points.
         """
-        end = math.floor(now / step_s) * step_s
-        steps = min(int(hours * 3600 // step_s), MAX_RANGE_POINTS)
-        if steps < 1:
-            return {key: np.zeros(0) for key in jobs}
-        start = end - (steps - 1) * step_s
+        values = {key: np.full(steps, np.nan) for key in jobs}
         expr = f"sum by ({_BY_JOB}) (increase({_ROUTER_REQUESTS}[{int(step_s)}s]))"
-        series = self._range(expr, start=start, end=end, step_s=step_s)
-        history = {}
-        for key, job in jobs.items():
-            points = series.get((job.application, job.deployment))
-            if not points:
-                history[key] = np.zeros(0)
-                continue
-            values = np.full(steps, np.nan)
-            for ts, value in points:
-                index = int(round((ts - start) / step_s))
-                if 0 <= index < steps:
-                    values[index] = value
-            first = int(np.flatnonzero(np.isfinite(values))[0]) if np.isfinite(values).any() else steps
-            history[key] = fill_gaps(values[first:])
-        return history
+        for first in range(0, steps, MAX_RANGE_POINTS):
+            last = min(first + MAX_RANGE_POINTS, steps) - 1
+            series = self._range(expr, start=start + first * step_s, end=start + last * step_s, step_s=step_s)
+            for key, job in jobs.items():
+                for ts, value in series.get((job.application, job.deployment), ()):
+                    index = int(round((ts - start) / step_s))
+                    if first <= index <= last:
+                        values[key][index] = value
+        return values
 
     # -- HTTP -------------------------------------------------------------------------------------
 

@@ -76,6 +76,7 @@ prometheus:
   timeout_s: {{ .Values.prometheus.timeoutSeconds | toJson }}
   use_recording_rules: {{ .Values.prometheus.useRecordingRules | toJson }}
   backfill_hours: {{ .Values.prometheus.backfillHours | toJson }}
+  backfill_days: {{ .Values.prometheus.backfillDays | toJson }}
 jobs:
 {{- range .Values.jobs }}
   - application: {{ .application | toJson }}
