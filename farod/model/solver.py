@@ -192,25 +192,26 @@ class _Exact:
         offset = float(self.value[rows[fixed], first[fixed]].sum())
         free = rows[~fixed]
         capacity = min(capacity, int(sum(self.units[i, stop[i] - 1] for i in free)))
-        positions = np.arange(capacity + 1)
         best = np.zeros(capacity + 1)
         picks = []
         for i in free:
-            columns = np.arange(first[i], stop[i])
-            source = positions[None, :] - self.units[i, columns][:, None]
-            candidates = np.where(source >= 0, best[np.maximum(source, 0)] + self.value[i, columns][:, None], -np.inf)
-            pick = candidates.argmax(axis=0)
-            best = candidates[pick, positions]
-            picks.append(columns[pick])
+            merged = np.full(capacity + 1, -np.inf)
+            pick = np.zeros(capacity + 1, dtype=np.int64)
+            for column in range(first[i], stop[i]):
+                used = int(self.units[i, column])
+                if used > capacity:
+                    break  # columns only grow in replicas
+                candidate = best[: capacity + 1 - used] + self.value[i, column]
+                better = candidate > merged[used:]  # strict: ties keep the fewer replicas
+                merged[used:][better] = candidate[better]
+                pick[used:][better] = column
+            best = merged
+            picks.append(pick)
         units = capacity
         for i, pick in zip(free[::-1], picks[::-1]):
             chosen[i] = pick[units]
             units -= int(self.units[i, chosen[i]])
         return chosen, offset + float(best[capacity])
-
-    def top_sum(self, stop: np.ndarray) -> float:
-        """Σ of each job's best utility below its window end: a bound that ignores the quota."""
-        return float(self.utility[np.arange(self.n), stop - 1].sum())
 
     def levels(self) -> np.ndarray:
         return np.unique(self.utility[np.isfinite(self.utility)])
@@ -236,24 +237,44 @@ class _Exact:
 
     def fairsum(self) -> np.ndarray:
         levels = self.levels()
+        best_sum_below = self.best_sum_below(levels)
+        # The unconstrained best sum bounds the sum of every window: spread beyond it cannot pay.
+        best_sum = self.knapsack(np.zeros(self.n, dtype=np.int64), self.sizes)[1]
         top = self.fair_level()
+        rows = np.arange(self.n)
         best, best_score = None, -np.inf
         for low in levels[levels <= top][::-1]:
             if self.n * low <= best_score:
                 break  # no window starting this low can beat N·low
-            unbounded = self.knapsack(*self.window(low, np.inf))
-            if unbounded is None:
+            first = (self.utility < low - 1e-12).sum(axis=1)
+            if not self.fits_at_minimum(first, self.sizes):
                 continue
-            for high in levels[levels >= low]:
-                if unbounded[1] - self.n * (high - low) <= best_score:
-                    break  # even the best sum above `low` cannot pay for this much spread
-                first, stop = self.window(low, high)
-                if np.any(first >= stop) or self.top_sum(stop) - self.n * (high - low) <= best_score:
-                    continue  # some job has no count in the window, or even its best counts lose
+            # Every job must reach into the window, so it cannot end below the highest first level.
+            lowest_top = self.utility[rows, first].max()
+            spread = self.n * (levels - low)
+            bound = np.minimum(best_sum_below, best_sum) - spread
+            for index in np.flatnonzero((levels >= lowest_top - 1e-12) & (bound > best_score)):
+                if bound[index] <= best_score:
+                    continue  # even each job's best count in the window, or the best sum, loses
+                stop = np.minimum((self.utility <= levels[index] + 1e-12).sum(axis=1), self.sizes)
                 found = self.knapsack(first, stop)
                 if found is not None and self.score(found[0]) > best_score:
                     best, best_score = found[0], self.score(found[0])
         return best
+
+    def best_sum_below(self, levels: np.ndarray) -> np.ndarray:
+        """For each level h: Σ over jobs of the job's highest utility <= h (a bound that ignores the quota).
+
+        One pass over all table entries in ascending utility: each entry replaces its job's previous one.
+        """
+        rows, columns = np.nonzero(np.isfinite(self.utility))
+        values = self.utility[rows, columns]
+        order = np.argsort(values, kind="stable")
+        rows, columns, values = rows[order], columns[order], values[order]
+        previous = np.where(columns > 0, self.utility[rows, np.maximum(columns - 1, 0)], 0.0)
+        running = np.cumsum(values - previous)
+        last_at_level = np.searchsorted(values, levels + 1e-12, side="right") - 1
+        return running[last_at_level]
 
     def allocation(self, chosen: np.ndarray) -> tuple[dict[str, int], dict[str, float]]:
         names = [job.name for job in self.problem.jobs]
