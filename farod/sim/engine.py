@@ -140,6 +140,7 @@ class _Run:
         self.max_replicas = 0
         self.scaling_actions = 0
         self.decision_ms: list[float] = []
+        self.plan_ms: list[float] = []  # the predictive decisions alone: forecast + solve
 
     def execute(self) -> RunResult:
         started = time.perf_counter()
@@ -151,7 +152,7 @@ class _Run:
         now = 0.0
         while now < end:
             if now >= next_plan:
-                self._decide(self.policy.plan, now)
+                self.plan_ms.append(self._decide(self.policy.plan, now))
                 next_plan += plan_every
             if now >= next_react:
                 self._decide(self.policy.react, now)
@@ -168,15 +169,18 @@ class _Run:
         kernel.advance(self.state, math.inf)
         return self._result(wall_s=time.perf_counter() - started)
 
-    def _decide(self, method, now: float) -> None:
+    def _decide(self, method, now: float) -> float:
+        """Ask the policy, hand its targets to the cluster; returns the policy's time in ms."""
         observation = self._observe(now)
         started = time.perf_counter()
         decision: Decision = method(observation)
-        self.decision_ms.append((time.perf_counter() - started) * 1000)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self.decision_ms.append(elapsed_ms)
         index = {key: j for j, key in enumerate(self.scenario.jobs)}
         # Bounds are the policy's guards' job (farod.policies.guards); the cluster only grants what fits.
         targets = {index[key]: max(0, int(wanted)) for key, wanted in decision.replicas.items() if key in index}
         self.scaling_actions += self.cluster.set_targets(targets)
+        return elapsed_ms
 
     def _observe(self, now: float) -> Observation:
         stats = kernel.window_stats(self.state, since=now - self.config.window_s)
@@ -229,6 +233,8 @@ class _Run:
             "max_replicas": self.max_replicas,
             "scaling_actions": self.scaling_actions,
             "decision_ms_p50": float(np.median(self.decision_ms)),
+            "plan_ms_p50": float(np.median(self.plan_ms)) if self.plan_ms else None,
+            "plan_ms_max": float(np.max(self.plan_ms)) if self.plan_ms else None,
             "wall_s": wall_s,
             "avg_pods": self.pod_seconds / span,
             "quota": dict(self.scenario.quota),
