@@ -108,7 +108,7 @@ def test_stopping_releases_the_lease(cluster):
 
 
 def test_configmap_text_errors_name_the_line():
-    with pytest.raises(FarodError, match=r"^configmap:\d+: expected"):
+    with pytest.raises(FarodError, match=r"^configmap:\d+: not valid YAML \(expected"):
         parse_config_text("jobs:\n  - [unclosed\n")
     assert yaml.safe_load(CONFIG)["kubernetes"]["enabled"] is True
 

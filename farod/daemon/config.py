@@ -26,10 +26,9 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
 from farod.errors import FarodError
 from farod.policies.base import JobSpec
+from farod.yamlfile import read_yaml
 
 ACTUATOR_KINDS = ("rayserve", "rayservice", "dry-run")
 _REQUIRED = object()
@@ -138,16 +137,7 @@ class Config:
 
 def load_config(path: str | os.PathLike, *, policy_names: tuple[str, ...] | None = None) -> Config:
     """Read and validate a YAML config file; ``policy_names`` defaults to the policy registry."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except OSError as exc:
-        raise FarodError(f"{path}: cannot read config: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise FarodError(f"{where}: {problem}") from None
+    data = read_yaml(path)
     return parse_config(data, policy_names=policy_names)
 
 

@@ -29,19 +29,18 @@ import socket
 from collections.abc import Mapping
 
 import kubernetes
-import yaml
 from prometheus_client import Gauge
 
 from farod.actuators.guard import quota_used
 from farod.actuators.rayservice import RayServiceActuator
 from farod.daemon.config import Config, parse_config
 from farod.daemon.runner import Daemon
-from farod.errors import FarodError
 from farod.kube.client import connect
 from farod.kube.events import EventRecorder, ScalingEvents, rayservice_ref
 from farod.kube.leader import LeaderElector
 from farod.kube.policy_watch import PolicyWatcher
 from farod.kube.quota import read_resource_quota
+from farod.yamlfile import parse_yaml
 
 # KubeRay labels every Ray pod (head and workers) ray.io/is-ray-node=yes; its RayCluster name (and so
 # the ray.io/cluster label) is the RayService's name plus a suffix that changes on upgrades, so the
@@ -51,12 +50,7 @@ MANAGED_PODS = "ray.io/is-ray-node=yes"
 
 def parse_config_text(text: str, *, source: str = "configmap") -> Config:
     """Validate farod.yaml text (a ConfigMap edit) exactly as ``farod validate`` validates a file."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise FarodError(f"{where}: {getattr(exc, 'problem', None) or 'not valid YAML'}") from None
+    data = parse_yaml(text, source=source)
     return parse_config(data)
 
 

@@ -30,10 +30,9 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
 from farod.errors import FarodError
 from farod.policies.base import JobSpec
+from farod.yamlfile import read_yaml
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -111,13 +110,7 @@ def load_config(path: str | os.PathLike | None) -> SimConfig:
     """Read a YAML or JSON file (``None``: the defaults)."""
     if path is None:
         return SimConfig()
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except OSError as exc:
-        raise FarodError(f"config: cannot read {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise FarodError(f"config: {path} is not valid YAML/JSON ({str(exc).splitlines()[0]})") from None
+    data = read_yaml(path)
     return parse_config({} if data is None else data)
 
 
