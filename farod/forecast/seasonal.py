@@ -29,9 +29,11 @@ to learn from, and the model behaves as the 15-minute moving average (with its e
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 from statsmodels.regression.linear_model import OLS
+from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 
 from farod.forecast.base import (
     ErrorQuantiles,
@@ -140,7 +142,11 @@ def fit_days(data: bytes, shape: tuple[int, int], steps: int) -> tuple[np.ndarra
         rows.append(regressors)
         targets.append(day[ends[:, None] + np.arange(steps)] - level[:, None])
     regressors, targets = np.concatenate(rows), np.concatenate(targets)
-    fits = [OLS(targets[:, step], regressors[:, step]).fit() for step in range(steps)]
+    with warnings.catch_warnings():
+        # Flat earlier days (a job idle all week) make the regressors collinear; OLS's pseudo-inverse
+        # still gives the minimum-norm fit, which is what we want, so the warning is only noise in logs.
+        warnings.simplefilter("ignore", SingularMatrixWarning)
+        fits = [OLS(targets[:, step], regressors[:, step]).fit() for step in range(steps)]
     coefficients = np.array([fit.params for fit in fits])
     errors = np.column_stack([fit.resid for fit in fits])
     coefficients.flags.writeable = errors.flags.writeable = False
