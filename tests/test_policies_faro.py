@@ -113,3 +113,14 @@ def test_earlier_days_reach_the_forecasters():
     blind = create("mark", jobs=jobs, quota={"cpu": 64}, params={"forecaster": "seasonal"})
     today = observe(900, quota=64, a=reading(history=np.full(15, 600.0), replicas=3))
     assert policy.plan(today).replicas["a/m"] > blind.plan(today).replicas["a/m"]
+
+
+def test_fairsum_never_plans_idle_quota():
+    # Two equally overloaded jobs and one spare CPU: lifting either widens the spread by more than it adds,
+    # so fairsum's own optimum idles the CPU at every quantile; it must go where it adds the most utility.
+    overloaded = {"a": reading(history=flat(6), replicas=1), "b": reading(history=flat(6), replicas=1)}
+    decision = faro("faro-fairsum", quota=3).plan(observe(300, quota=3, **overloaded))
+    assert sorted(decision.replicas.values()) == [1, 2]
+    utilities = sorted(plan.utility for plan in decision.plans.values())
+    assert utilities[0] < 0.1 and utilities[1] > 0.9
+    assert decision.objective == pytest.approx(sum(utilities) - 2 * (utilities[1] - utilities[0]), abs=1e-5)
