@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from policy_fakes import observe, reading, specs
 
+from farod.errors import FarodError
 from farod.policies import create
 
 MINUTES = 40
@@ -124,3 +125,13 @@ def test_fairsum_never_plans_idle_quota():
     utilities = sorted(plan.utility for plan in decision.plans.values())
     assert utilities[0] < 0.1 and utilities[1] > 0.9
     assert decision.objective == pytest.approx(sum(utilities) - 2 * (utilities[1] - utilities[0]), abs=1e-5)
+
+
+def test_oracle_objective_is_a_parameter_defaulting_to_fairsum():
+    jobs = specs("a")
+    future = {"a/m": np.full(60, 600.0)}
+    assert create("oracle", jobs=jobs, quota={"cpu": 4}, future=future).inner.objective == "fairsum"
+    summing = create("oracle", jobs=jobs, quota={"cpu": 4}, future=future, params={"objective": "sum"})
+    assert summing.inner.objective == "sum" and summing.inner.name == "oracle"
+    with pytest.raises(FarodError, match="objective"):
+        create("oracle", jobs=jobs, quota={"cpu": 4}, future=future, params={"objective": "max"})

@@ -42,7 +42,7 @@ import numpy as np
 from farod.errors import FarodError
 from farod.policies.base import JobSpec, Policy
 from farod.policies.fairshare import FairShare
-from farod.policies.faro import Faro, FaroParams
+from farod.policies.faro import Faro, FaroParams, OracleParams
 from farod.policies.guards import Guarded, StepLimits
 from farod.policies.mark import Mark
 from farod.policies.params import parse
@@ -57,8 +57,12 @@ class _Entry:
     reads_future: bool = False
 
 
-def _faro(objective: str, name: str | None = None) -> Callable[..., Policy]:
-    return lambda **kwargs: Faro(objective=objective, name=name, **kwargs)
+def _faro(objective: str) -> Callable[..., Policy]:
+    return lambda **kwargs: Faro(objective=objective, **kwargs)
+
+
+def _oracle(*, params: OracleParams, **kwargs) -> Policy:
+    return Faro(objective=params.objective, name="oracle", params=params, **kwargs)
 
 
 def _forecasting(policy_class: type) -> Callable[..., Policy]:
@@ -74,7 +78,7 @@ _REGISTRY: dict[str, _Entry] = {
     "faro-fair": _Entry(FaroParams, _faro("fair")),
     "faro-fairsum": _Entry(FaroParams, _faro("fairsum")),
     "faro-penaltysum": _Entry(FaroParams, _faro("penaltysum")),
-    "oracle": _Entry(FaroParams, _faro("fairsum", name="oracle"), reads_future=True),
+    "oracle": _Entry(OracleParams, _oracle, reads_future=True),
     "mark": _Entry(Mark.Params, _forecasting(Mark)),
     "aiad": _Entry(Aiad.Params, _reactive(Aiad)),
     "oneshot": _Entry(Oneshot.Params, _reactive(Oneshot)),

@@ -82,6 +82,17 @@ class FaroParams(ForecastParams):
         require(0 < self.max_rho < 1, f"max_rho must be in (0, 1), got {self.max_rho}")
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OracleParams(FaroParams):
+    # The contract's oracle is fairsum; under heavy overload fairsum trades violations for fairness,
+    # so the limit for faro-sum there is the oracle with objective "sum".
+    objective: str = "fairsum"
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(self.objective in OBJECTIVES, f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+
+
 class Faro(Predictive):
     Params = FaroParams
 
