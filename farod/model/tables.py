@@ -113,13 +113,26 @@ def quota_limits(problem: PlanProblem) -> np.ndarray:
 
 
 def _best_over_accept_rates(problem: PlanProblem, arrays: JobArrays, replicas: np.ndarray):
-    """Utility and accept rate per (job, count); only penaltysum sheds load."""
+    """Utility and accept rate per (job, count) in a (jobs, counts) grid; only penaltysum sheds load.
+
+    Shedding can only pay where serving everything falls short of utility 1, so the accept-rate grid
+    is evaluated for those (job, count) pairs alone.
+    """
+    serve_all = batch_utility(problem, arrays, replicas, 1.0)
+    accept = np.ones(replicas.shape)
     if problem.objective != "penaltysum":
-        return batch_utility(problem, arrays, replicas, 1.0), np.ones(replicas.shape)
-    accept = np.broadcast_to(ACCEPT_RATES, replicas.shape + ACCEPT_RATES.shape)
-    grid = batch_utility(problem, arrays, np.broadcast_to(replicas[..., None], accept.shape), accept)
+        return serve_all, accept
+    short = np.nonzero(serve_all < 1.0 - 1e-12)
+    if short[0].size == 0:
+        return serve_all, accept
+    rows = JobArrays(**{field.name: getattr(arrays, field.name)[short[0]] for field in dataclasses.fields(JobArrays)})
+    grid = batch_utility(problem, rows, np.repeat(replicas[short][:, None], ACCEPT_RATES.size, axis=1),
+                         np.broadcast_to(ACCEPT_RATES, (short[0].size, ACCEPT_RATES.size)))
     best = grid.argmax(axis=-1)  # ACCEPT_RATES is descending: ties keep the higher accept rate
-    return np.take_along_axis(grid, best[..., None], -1)[..., 0], ACCEPT_RATES[best]
+    utility = serve_all.copy()
+    utility[short] = grid[np.arange(best.size), best]
+    accept[short] = ACCEPT_RATES[best]
+    return utility, accept
 
 
 def tabulate_all(problem: PlanProblem) -> list[UtilityTable]:
