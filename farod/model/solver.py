@@ -90,7 +90,8 @@ def solve(problem: PlanProblem, *, method: str = "exact") -> Solution:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     started = time.perf_counter()
     if method == "cobyla":
-        from farod.model.cobyla import solve_cobyla  # scipy.optimize is only needed by the baseline
+        # scipy.optimize is only needed by the baseline.
+        from farod.model.cobyla import solve_cobyla
 
         allocation, accept, optimal = solve_cobyla(problem), None, False
     else:
