@@ -13,14 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from daemon_support import free_port
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
