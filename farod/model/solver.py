@@ -36,7 +36,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from farod.model.problem import PlanProblem
-from farod.model.tables import JobArrays, batch_latency, batch_utility, tabulate_all
+from farod.model.tables import (
+    JobArrays,
+    UtilityTable,
+    batch_latency,
+    batch_utility,
+    tabulate_all,
+)
 from farod.model.utility import objective_value
 
 METHODS = ("exact", "cobyla")
@@ -139,9 +145,9 @@ class _Exact:
     range of table columns ``[first, stop)`` per job -- which keeps every window a few vector operations.
     """
 
-    def __init__(self, problem: PlanProblem, resources: Sequence[str]):
+    def __init__(self, problem: PlanProblem, resources: Sequence[str], tables: list[UtilityTable] | None = None):
         self.problem = problem
-        self.tables = tabulate_all(problem)
+        self.tables = tables if tables is not None else tabulate_all(problem)
         self.grid = _grid_for(problem, resources)
         self.n = len(problem.jobs)
         width = max(t.replicas.size for t in self.tables)
@@ -247,7 +253,7 @@ class _Exact:
         for low in levels[levels <= top][::-1]:
             if self.n * low <= best_score:
                 break  # no window starting this low can beat N·low
-            first = (self.utility < low - 1e-12).sum(axis=1)
+            first, _ = self.window(low, np.inf)
             if not self.fits_at_minimum(first, self.sizes):
                 continue
             # Every job must reach into the window, so it cannot end below the highest first level.
@@ -257,10 +263,9 @@ class _Exact:
             for index in np.flatnonzero((levels >= lowest_top - 1e-12) & (bound > best_score)):
                 if bound[index] <= best_score:
                     continue  # even each job's best count in the window, or the best sum, loses
-                stop = np.minimum((self.utility <= levels[index] + 1e-12).sum(axis=1), self.sizes)
-                found = self.knapsack(first, stop)
-                if found is not None and self.score(found[0]) > best_score:
-                    best, best_score = found[0], self.score(found[0])
+                found = self.knapsack(*self.window(low, levels[index]))
+                if found is not None and (score := self.score(found[0])) > best_score:
+                    best, best_score = found[0], score
         return best
 
     def best_sum_below(self, levels: np.ndarray) -> np.ndarray:
@@ -294,7 +299,7 @@ def _solve_exact(problem: PlanProblem) -> tuple[dict[str, int], dict[str, float]
     value = evaluate(problem, allocation, accept).objective
     bounds = []
     for resource in resources:  # each resource alone is a relaxation: its optimum bounds ours
-        alone = _Exact(problem, [resource])
+        alone = _Exact(problem, [resource], tables=search.tables)
         if not alone.grid.exact:
             return allocation, accept, False
         bound_alloc, bound_accept = alone.allocation(alone.run())
