@@ -9,3 +9,9 @@ daemon) holds the current replicas instead of guessing.
 
 class FarodError(Exception):
     """Bad input, explained in one line that names the offending field, flag or line."""
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise :class:`FarodError` with ``message`` unless ``condition`` holds (boundary checks)."""
+    if not condition:
+        raise FarodError(message)

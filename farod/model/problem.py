@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from farod.errors import FarodError
+from farod.errors import FarodError, require
 from farod.model.queueing import DEFAULT_MAX_RHO, DEFAULT_PERCENTILE
 from farod.model.utility import OBJECTIVES, UTILITIES
 
@@ -49,24 +49,24 @@ class PlanJob:
     def __post_init__(self):
         where = f"job {self.name!r}"
         rates = np.asarray(self.rates, dtype=float).reshape(-1)
-        _require(rates.size > 0, f"{where}: rates: must hold at least one step")
-        _require(bool(np.all(np.isfinite(rates)) and np.all(rates >= 0)), f"{where}: rates: must be finite numbers >= 0")
+        require(rates.size > 0, f"{where}: rates: must hold at least one step")
+        require(bool(np.all(np.isfinite(rates)) and np.all(rates >= 0)), f"{where}: rates: must be finite numbers >= 0")
         object.__setattr__(self, "rates", rates)
-        _require(_positive(self.service_time_ms), f"{where}: service_time_ms: must be a number > 0")
-        _require(_positive(self.slo_ms), f"{where}: slo_ms: must be a number > 0")
-        _require(_whole(self.min_replicas) and self.min_replicas >= 0, f"{where}: min_replicas: must be an integer >= 0")
+        require(_positive(self.service_time_ms), f"{where}: service_time_ms: must be a number > 0")
+        require(_positive(self.slo_ms), f"{where}: slo_ms: must be a number > 0")
+        require(_whole(self.min_replicas) and self.min_replicas >= 0, f"{where}: min_replicas: must be an integer >= 0")
         if self.max_replicas is not None:
-            _require(_whole(self.max_replicas) and self.max_replicas >= self.min_replicas,
+            require(_whole(self.max_replicas) and self.max_replicas >= self.min_replicas,
                      f"{where}: max_replicas: must be an integer >= min_replicas ({self.min_replicas})")
         if self.current_replicas is None:
             object.__setattr__(self, "current_replicas", self.min_replicas)
-        _require(_whole(self.current_replicas) and self.current_replicas >= 0,
+        require(_whole(self.current_replicas) and self.current_replicas >= 0,
                  f"{where}: current_replicas: must be an integer >= 0")
-        _require(bool(self.resources), f"{where}: resources: must name at least one resource")
+        require(bool(self.resources), f"{where}: resources: must name at least one resource")
         for resource, amount in self.resources.items():
-            _require(_positive(amount), f"{where}: resources.{resource}: must be a number > 0")
-        _require(_positive(self.weight), f"{where}: weight: must be a number > 0")
-        _require(_number(self.startup_steps) and self.startup_steps >= 0, f"{where}: startup_steps: must be >= 0")
+            require(_positive(amount), f"{where}: resources.{resource}: must be a number > 0")
+        require(_positive(self.weight), f"{where}: weight: must be a number > 0")
+        require(_number(self.startup_steps) and self.startup_steps >= 0, f"{where}: startup_steps: must be >= 0")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -81,21 +81,21 @@ class PlanProblem:
     max_rho: float = DEFAULT_MAX_RHO
 
     def __post_init__(self):
-        _require(self.objective in OBJECTIVES, f"objective: must be one of {', '.join(OBJECTIVES)}, not {self.objective!r}")
-        _require(self.utility in UTILITIES, f"utility: must be one of {', '.join(UTILITIES)}, not {self.utility!r}")
-        _require(_number(self.percentile) and 0 < self.percentile < 100, "latency_model.percentile: must be in (0, 100)")
-        _require(_number(self.max_rho) and 0 < self.max_rho < 1, "latency_model.max_rho: must be in (0, 1)")
-        _require(bool(self.quota), "quota: must name at least one resource")
+        require(self.objective in OBJECTIVES, f"objective: must be one of {', '.join(OBJECTIVES)}, not {self.objective!r}")
+        require(self.utility in UTILITIES, f"utility: must be one of {', '.join(UTILITIES)}, not {self.utility!r}")
+        require(_number(self.percentile) and 0 < self.percentile < 100, "latency_model.percentile: must be in (0, 100)")
+        require(_number(self.max_rho) and 0 < self.max_rho < 1, "latency_model.max_rho: must be in (0, 1)")
+        require(bool(self.quota), "quota: must name at least one resource")
         for resource, amount in self.quota.items():
-            _require(_number(amount) and amount >= 0, f"quota.{resource}: must be a number >= 0")
+            require(_number(amount) and amount >= 0, f"quota.{resource}: must be a number >= 0")
         names = [job.name for job in self.jobs]
-        _require(len(set(names)) == len(names), "jobs: names must be unique")
+        require(len(set(names)) == len(names), "jobs: names must be unique")
         for job in self.jobs:
             for resource in sorted(set(job.resources) - set(self.quota)):
                 raise FarodError(f"job {job.name!r}: resources.{resource}: not in the quota")
         for resource, needed in self.minimum_usage.items():
             amount = self.quota[resource]
-            _require(needed <= amount + 1e-9,
+            require(needed <= amount + 1e-9,
                      f"quota.{resource}: {amount:g} is below the jobs' minimum replicas, which need {needed:g}")
 
     @functools.cached_property
@@ -118,12 +118,12 @@ class PlanProblem:
 
 def problem_from_dict(data) -> PlanProblem:
     """Build and validate a problem from the plan JSON of CONTRACTS.md §2."""
-    _require(isinstance(data, dict), "the problem must be a JSON object")
-    _require("quota" in data, "quota: missing")
-    _require(isinstance(data["quota"], dict), "quota: must be an object like {\"cpu\": 32}")
-    _require(isinstance(data.get("jobs"), list) and data["jobs"], "jobs: must be a non-empty list")
+    require(isinstance(data, dict), "the problem must be a JSON object")
+    require("quota" in data, "quota: missing")
+    require(isinstance(data["quota"], dict), "quota: must be an object like {\"cpu\": 32}")
+    require(isinstance(data.get("jobs"), list) and data["jobs"], "jobs: must be a non-empty list")
     model = data.get("latency_model", {})
-    _require(isinstance(model, dict), "latency_model: must be an object")
+    require(isinstance(model, dict), "latency_model: must be an object")
     jobs = tuple(_job_from_dict(job, index) for index, job in enumerate(data["jobs"]))
     return PlanProblem(
         jobs=jobs,
@@ -141,18 +141,18 @@ _JOB_FIELDS = {"name", "service_time_ms", "slo_ms", "rates", "current_replicas",
 
 def _job_from_dict(job, index: int) -> PlanJob:
     where = f"jobs[{index}]"
-    _require(isinstance(job, dict), f"{where}: must be an object")
+    require(isinstance(job, dict), f"{where}: must be an object")
     for field in ("name", "service_time_ms", "slo_ms", "rates"):
-        _require(field in job, f"{where}.{field}: missing")
+        require(field in job, f"{where}.{field}: missing")
     for field in sorted(set(job) - _JOB_FIELDS):
         raise FarodError(f"{where}.{field}: unknown field")
-    _require(isinstance(job["name"], str) and job["name"], f"{where}.name: must be a non-empty string")
-    _require(isinstance(job["rates"], list) and job["rates"], f"{where}.rates: must be a non-empty list")
+    require(isinstance(job["name"], str) and job["name"], f"{where}.name: must be a non-empty string")
+    require(isinstance(job["rates"], list) and job["rates"], f"{where}.rates: must be a non-empty list")
     for step, rate in enumerate(job["rates"]):
-        _require(_number(rate) and math.isfinite(rate) and rate >= 0,
+        require(_number(rate) and math.isfinite(rate) and rate >= 0,
                  f"{where}.rates[{step}]: must be a finite number >= 0, not {rate!r}")
     resources = job.get("resources", {"cpu": 1.0})
-    _require(isinstance(resources, dict) and resources, f"{where}.resources: must be an object like {{\"cpu\": 1}}")
+    require(isinstance(resources, dict) and resources, f"{where}.resources: must be an object like {{\"cpu\": 1}}")
     kwargs = {
         "name": job["name"],
         "rates": np.asarray(job["rates"], dtype=float),
@@ -164,17 +164,12 @@ def _job_from_dict(job, index: int) -> PlanJob:
     }
     for field in ("current_replicas", "min_replicas", "max_replicas"):
         if job.get(field) is not None:
-            _require(_whole(job[field]) and job[field] >= 0, f"{where}.{field}: must be an integer >= 0")
+            require(_whole(job[field]) and job[field] >= 0, f"{where}.{field}: must be an integer >= 0")
             kwargs[field] = int(job[field])
     try:
         return PlanJob(**kwargs)
     except FarodError as exc:  # re-anchor the message on the JSON path
         raise FarodError(str(exc).replace(f"job {job['name']!r}:", f"{where}:").replace(": ", ".", 1)) from None
-
-
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise FarodError(message)
 
 
 def _number(value) -> bool:
@@ -190,5 +185,5 @@ def _whole(value) -> bool:
 
 
 def _as_number(value, where: str) -> float:
-    _require(_number(value) and math.isfinite(value), f"{where}: must be a finite number, not {value!r}")
+    require(_number(value) and math.isfinite(value), f"{where}: must be a finite number, not {value!r}")
     return float(value)

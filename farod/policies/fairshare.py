@@ -18,8 +18,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
+from farod.errors import require
 from farod.policies.base import Decision, JobSpec, Observation
-from farod.policies.params import Configured, require
+from farod.policies.params import Configured
 from farod.policies.resources import fitting_replicas
 
 

@@ -47,12 +47,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from farod.errors import FarodError
+from farod.errors import FarodError, require
 from farod.model import solver
 from farod.model.problem import PlanJob, PlanProblem
 from farod.model.utility import OBJECTIVES, UTILITIES
 from farod.policies.base import Decision, JobPlan, JobSpec, Observation
-from farod.policies.params import require
 from farod.policies.predictive import ForecastParams, JobForecast, Predictive
 from farod.policies.resources import fitting_replicas, remaining
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from farod.errors import require
 from farod.policies.base import Decision, JobSpec, Observation, Policy
-from farod.policies.params import require
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -23,8 +23,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from farod.errors import require
 from farod.policies.base import Decision, JobPlan, JobSpec, Observation
-from farod.policies.params import require
 from farod.policies.predictive import ForecastParams, JobForecast, Predictive
 
 

@@ -14,7 +14,7 @@ Example::
 
 Parameters arrive from YAML, JSON or ``--param key=value`` flags, so strings are converted to the type of
 the field's default. A policy's ``Params`` dataclass is its documentation: every field has a default and
-a comment, and its ``__post_init__`` checks ranges with :func:`require`, whose message names the field.
+a comment, and its ``__post_init__`` checks ranges with :func:`farod.errors.require`, whose message names the field.
 Policies derive from :class:`Configured`, which keeps the parameters and takes the cadence from them.
 """
 
@@ -55,10 +55,6 @@ def parse(policy: str, params_class: type[P], values: Mapping[str, Any] | None) 
         raise FarodError(f"policy {policy}: {exc}") from None
 
 
-def require(condition: bool, message: str) -> None:
-    """Raise FarodError(``message``) unless ``condition``; call from ``__post_init__``."""
-    if not condition:
-        raise FarodError(message)
 
 
 def _default(field: dataclasses.Field) -> Any:

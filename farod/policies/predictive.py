@@ -29,9 +29,10 @@ from collections.abc import Mapping
 import numpy as np
 
 from farod import forecast
+from farod.errors import require
 from farod.policies.base import Decision, JobObservation, JobSpec, Observation
 from farod.policies.fallback import ReactiveFallback
-from farod.policies.params import Configured, require
+from farod.policies.params import Configured
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

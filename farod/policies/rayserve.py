@@ -34,9 +34,10 @@ import dataclasses
 import math
 from collections.abc import Mapping
 
+from farod.errors import require
 from farod.policies.base import Decision, JobObservation, JobSpec, Observation
 from farod.policies.hysteresis import Hysteresis
-from farod.policies.params import Configured, require
+from farod.policies.params import Configured
 from farod.policies.resources import fitting_replicas
 
 
