@@ -22,7 +22,7 @@ accepts the guard limits ``max_scale_up`` / ``max_scale_down`` (:mod:`farod.poli
 ``faro-fair``             ... maximize the worst job's utility
 ``faro-fairsum``          ... total utility minus N times the spread
 ``faro-penaltysum``       ... total utility with load shedding (accept rates in the plans)
-``oracle``                ``faro-fairsum`` fed the true future (needs ``future=``)
+``oracle``                ``faro-sum`` fed the true future (needs ``future=``): the limit
 ``mark``                  forecast each job alone, size it for its peak at 72 % (:mod:`.mark`)
 ``aiad``                  ±1 replica after 30 s above / 600 s below the SLO (:mod:`.reactive`)
 ``oneshot``               jump to replicas · latency / SLO, same delays (:mod:`.reactive`)
