@@ -7,7 +7,7 @@ import pytest
 
 from farod.errors import FarodError
 from farod.model.problem import PlanJob, PlanProblem
-from farod.model.solver import evaluate, solve
+from farod.model.solver import _Exact, evaluate, solve
 from farod.model.tables import tabulate_all
 from farod.model.utility import drop_penalty, objective_value, relaxed_utility, step_utility
 
@@ -165,3 +165,34 @@ def test_bad_jobs_name_the_field(kwargs, field):
 def test_minimums_above_the_quota_are_infeasible():
     with pytest.raises(FarodError, match="quota.cpu"):
         PlanProblem(jobs=(_job("a", 1, low=3), _job("b", 1, low=2)), quota={"cpu": 4})
+
+
+def _contended(rng, jobs):
+    """Jobs whose demand the quota cannot fully meet: fairsum's optimum is then near 0, where pruning by N·low fails."""
+    plan_jobs = tuple(PlanJob(name=f"j{i}", service_time_ms=float(rng.uniform(80, 250)), slo_ms=720.0,
+                              rates=rng.uniform(1, 25, 5), current_replicas=int(rng.integers(1, 5)),
+                              resources={"cpu": float(rng.choice([0.5, 1.0, 2.0]))}) for i in range(jobs))
+    minimums = sum(job.resources["cpu"] for job in plan_jobs)
+    return PlanProblem(jobs=plan_jobs, quota={"cpu": minimums + float(rng.uniform(0.3, 1.0)) * jobs}, objective="fairsum")
+
+
+def test_the_priced_bound_never_falls_below_the_knapsack():
+    rng = np.random.default_rng(11)
+    for _ in range(10):
+        search = _Exact(problem := _contended(rng, 12), problem.resources)
+        levels = search.levels()
+        for low, high in rng.choice(levels, size=(20, 2)):
+            window = search.window(min(low, high), max(low, high))
+            found = search.knapsack(*window)
+            if found is not None:
+                assert search.sum_bound(*window) >= found[1] - 1e-9
+
+
+def test_fairsum_search_matches_solving_every_window_on_contended_problems():
+    rng = np.random.default_rng(5)
+    for _ in range(8):
+        search = _Exact(problem := _contended(rng, 8), problem.resources)
+        levels = search.levels()
+        every_window = max(search.score(found[0]) for low in levels for high in levels[levels >= low]
+                           if (found := search.knapsack(*search.window(low, high))) is not None)
+        assert search.score(search.fairsum()) == pytest.approx(every_window, abs=1e-9)

@@ -19,7 +19,13 @@ Example::
 * ``fairsum`` -- ``Σ U − N·(max − min)`` is maximized over windows ``[lo, hi]`` of utility levels: the
   knapsack restricted to the window gives ``Σ U``, and the window's value bounds the objective of its
   solution from below; since no window can beat ``N·lo``, levels are scanned downward from the fair
-  optimum until that bound falls below the best found, which makes the search exact.
+  optimum until that bound falls below the best found, which makes the search exact. For one ``lo``
+  the windows are solved from the widest that could still win downward: a window's optimum is also the
+  optimum of every narrower window that contains it, so one knapsack settles a whole range of ``hi``,
+  and bounds on the window's sum (the sum optimum, each job's best utility up to ``hi``, the wider
+  windows' sums) end the descent. The sum and fair optima are the first incumbents. Under contention,
+  where the optimum is near 0 and ``N·lo`` prunes nothing, this takes a 100-job decision from ~10 s to
+  ~0.3 s.
 
 Ties resolve toward the current allocation: each replica changed costs ``TIE_EPSILON`` in the search.
 With several resources the knapsack runs on the normalized maximum of the resources (always feasible),
@@ -245,11 +251,12 @@ class _Exact:
     def fairsum(self) -> np.ndarray:
         levels = self.levels()
         best_sum_below = self.best_sum_below(levels)
-        # The unconstrained best sum bounds the sum of every window: spread beyond it cannot pay.
-        best_sum = self.knapsack(np.zeros(self.n, dtype=np.int64), self.sizes)[1]
+        best, best_sum = self.knapsack(np.zeros(self.n, dtype=np.int64), self.sizes)
         top = self.fair_level()
+        fair = self.knapsack(*self.window(top, np.inf))[0]
+        # The sum's and the fair optimum are good incumbents: the better one prunes most windows at once.
+        best, best_score = max(((choice, self.score(choice)) for choice in (best, fair)), key=lambda pair: pair[1])
         rows = np.arange(self.n)
-        best, best_score = None, -np.inf
         for low in levels[levels <= top][::-1]:
             if self.n * low <= best_score:
                 break  # no window starting this low can beat N·low
@@ -257,16 +264,62 @@ class _Exact:
             if not self.fits_at_minimum(first, self.sizes):
                 continue
             # Every job must reach into the window, so it cannot end below the highest first level.
-            lowest_top = self.utility[rows, first].max()
-            spread = self.n * (levels - low)
-            bound = np.minimum(best_sum_below, best_sum) - spread
-            for index in np.flatnonzero((levels >= lowest_top - 1e-12) & (bound > best_score)):
-                if bound[index] <= best_score:
-                    continue  # even each job's best count in the window, or the best sum, loses
-                found = self.knapsack(*self.window(low, levels[index]))
-                if found is not None and (score := self.score(found[0])) > best_score:
-                    best, best_score = found[0], score
+            reachable = levels >= self.utility[rows, first].max() - 1e-12
+            candidates, ceiling = levels[reachable], np.minimum(best_sum_below[reachable], best_sum)
+            while candidates.size:
+                # g(high) = (best sum in [low, high]) - N·(high - low) is what a window is worth; `ceiling`
+                # bounds that sum. Solve the highest window that could still win: its optimum is also the
+                # optimum of every window down to its own highest utility, so g is known on that whole range.
+                hopeful = np.flatnonzero(ceiling - self.n * (candidates - low) > best_score)
+                if not hopeful.size:
+                    break
+                high = candidates[hopeful[-1]]
+                window = self.window(low, high)
+                # The priced bound is a few vector operations; the knapsack it may spare, a pass per job.
+                bound = self.sum_bound(*window)
+                ceiling = np.where(candidates <= high, np.minimum(ceiling, bound), ceiling)
+                if bound - self.n * (high - low) <= best_score:
+                    continue
+                found = self.knapsack(*window)
+                if found is None:
+                    break  # windows only shrink from here
+                choice, total = found
+                if (score := self.score(choice)) > best_score:
+                    best, best_score = choice, score
+                reached = self.utility[rows, choice].max()
+                keep = candidates < reached - 1e-12
+                candidates, ceiling = candidates[keep], np.minimum(ceiling[keep], total)
         return best
+
+    def sum_bound(self, first: np.ndarray, stop: np.ndarray, *, iterations: int = 20) -> float:
+        """An upper bound on :meth:`knapsack` over ``[first, stop)``: the capacity priced at ``λ`` per unit.
+
+        For any ``λ >= 0``, ``λ·capacity + Σ_i max_j (value_ij − λ·units_ij)`` bounds the knapsack from
+        above (Lagrangian relaxation); it is convex in ``λ``, so bisection on its slope closes in on the
+        tightest. Any ``λ`` gives a valid bound: fewer iterations only make it looser.
+        """
+        columns = np.arange(self.utility.shape[1])
+        inside = (columns >= first[:, None]) & (columns < stop[:, None])
+        if not inside.any(axis=1).all():
+            return -np.inf
+        value = np.where(inside, self.value, -np.inf)
+
+        def priced(price: float) -> tuple[float, int]:
+            net = value - price * self.units
+            best = net.argmax(axis=1)
+            rows = np.arange(self.n)
+            return price * self.grid.capacity + float(net[rows, best].sum()), int(self.units[rows, best].sum())
+
+        low, high = 0.0, float(np.max(np.where(inside & (self.units > 0), value / np.maximum(self.units, 1), 0.0)))
+        bound, used = priced(low)
+        if used <= self.grid.capacity:
+            return bound  # the knapsack's unconstrained optimum fits
+        for _ in range(iterations):
+            middle = (low + high) / 2.0
+            value_at, used = priced(middle)
+            bound = min(bound, value_at)
+            low, high = (low, middle) if used <= self.grid.capacity else (middle, high)
+        return min(bound, priced(high)[0])
 
     def best_sum_below(self, levels: np.ndarray) -> np.ndarray:
         """For each level h: Σ over jobs of the job's highest utility <= h (a bound that ignores the quota).
