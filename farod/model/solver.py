@@ -291,7 +291,7 @@ class _Exact:
                 candidates, ceiling = candidates[keep], np.minimum(ceiling[keep], total)
         return best
 
-    def sum_bound(self, first: np.ndarray, stop: np.ndarray, *, iterations: int = 20) -> float:
+    def sum_bound(self, first: np.ndarray, stop: np.ndarray, *, iterations: int = 12) -> float:
         """An upper bound on :meth:`knapsack` over ``[first, stop)``: the capacity priced at ``λ`` per unit.
 
         For any ``λ >= 0``, ``λ·capacity + Σ_i max_j (value_ij − λ·units_ij)`` bounds the knapsack from
