@@ -24,7 +24,7 @@ def _records(tmp_path, policies, params=None):
     return {record["policy"]: record for record in json.loads(out.read_text())["runs"]}
 
 
-def test_no_policy_beats_the_oracle_under_contention(tmp_path, capsys):
+def test_no_policy_beats_the_oracle_under_contention(tmp_path):
     records = _records(tmp_path, ("oracle", *RIVALS))
     oracle = records["oracle"]
     for name in RIVALS:
@@ -32,7 +32,7 @@ def test_no_policy_beats_the_oracle_under_contention(tmp_path, capsys):
         assert oracle["lost_utility"] <= records[name]["lost_utility"], name
 
 
-def test_a_fairsum_oracle_is_no_limit_under_contention(tmp_path, capsys):
+def test_a_fairsum_oracle_is_no_limit_under_contention(tmp_path):
     # Why the oracle maximizes sum: fairsum's spread penalty costs more than knowing the future gains.
     fair = _records(tmp_path, ("oracle",), {"oracle": {"objective": "fairsum"}})["oracle"]
     summing = _records(tmp_path, ("faro-sum",))["faro-sum"]

@@ -173,12 +173,19 @@ class _Exact:
             - TIE_EPSILON * np.abs(self.replicas - current[:, None])
 
     def run(self) -> np.ndarray:
-        everything = (np.zeros(self.n, dtype=np.int64), self.sizes)
         if self.problem.objective in ("sum", "penaltysum"):
-            return self.knapsack(*everything)[0]
+            return self.knapsack(*self.everything())[0]
         if self.problem.objective == "fair":
-            return self.knapsack(*self.window(self.fair_level(), np.inf))[0]
+            return self.fair(self.fair_level())
         return self.fairsum()
+
+    def everything(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every job's whole table: the unrestricted knapsack."""
+        return np.zeros(self.n, dtype=np.int64), self.sizes
+
+    def fair(self, level: float) -> np.ndarray:
+        """The best sum among choices that give every job at least ``level`` (fair's tie-break)."""
+        return self.knapsack(*self.window(level, np.inf))[0]
 
     def window(self, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
         """Per job, the column range whose utility lies in [low, high]."""
@@ -251,11 +258,11 @@ class _Exact:
     def fairsum(self) -> np.ndarray:
         levels = self.levels()
         best_sum_below = self.best_sum_below(levels)
-        best, best_sum = self.knapsack(np.zeros(self.n, dtype=np.int64), self.sizes)
+        best, best_sum = self.knapsack(*self.everything())
         top = self.fair_level()
-        fair = self.knapsack(*self.window(top, np.inf))[0]
         # The sum's and the fair optimum are good incumbents: the better one prunes most windows at once.
-        best, best_score = max(((choice, self.score(choice)) for choice in (best, fair)), key=lambda pair: pair[1])
+        best, best_score = max(((choice, self.score(choice)) for choice in (best, self.fair(top))),
+                               key=lambda pair: pair[1])
         rows = np.arange(self.n)
         for low in levels[levels <= top][::-1]:
             if self.n * low <= best_score:
@@ -280,10 +287,9 @@ class _Exact:
                 ceiling = np.where(candidates <= high, np.minimum(ceiling, bound), ceiling)
                 if bound - self.n * (high - low) <= best_score:
                     continue
-                found = self.knapsack(*window)
-                if found is None:
-                    break  # windows only shrink from here
-                choice, total = found
+                # Never None: this low's minimums fit (checked above), and a window some job cannot
+                # enter has a bound of -inf.
+                choice, total = self.knapsack(*window)
                 if (score := self.score(choice)) > best_score:
                     best, best_score = choice, score
                 reached = self.utility[rows, choice].max()
@@ -303,11 +309,11 @@ class _Exact:
         if not inside.any(axis=1).all():
             return -np.inf
         value = np.where(inside, self.value, -np.inf)
+        rows = np.arange(self.n)
 
         def priced(price: float) -> tuple[float, int]:
             net = value - price * self.units
             best = net.argmax(axis=1)
-            rows = np.arange(self.n)
             return price * self.grid.capacity + float(net[rows, best].sum()), int(self.units[rows, best].sum())
 
         low, high = 0.0, float(np.max(np.where(inside & (self.units > 0), value / np.maximum(self.units, 1), 0.0)))
