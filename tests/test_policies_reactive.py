@@ -11,32 +11,62 @@ SLO = 720.0
 
 
 def test_hysteresis_fires_after_the_delay_and_restarts():
-    window = Hysteresis(up_s=30, down_s=600)
+    window = Hysteresis(up_s=30, down_s=600, tick_s=10)
     fired = [t for t in range(0, 100, 10) if window.update("j", +1, now=t)]
-    assert fired == [30, 70]  # acting restarts the clock
+    assert fired == [20, 50, 80]  # the 3rd reading of each run; acting restarts the count
 
 
 def test_hysteresis_reversal_or_neutral_reading_restarts_the_clock():
-    window = Hysteresis(up_s=30, down_s=600)
-    assert not any(window.update("j", +1, now=t) for t in (0, 10, 20))
-    assert not window.update("j", 0, now=30)
-    assert [t for t in (40, 50, 60, 70) if window.update("j", +1, now=t)] == [70]
-    assert not any(window.update("j", -1, now=t) for t in range(80, 680, 10))
-    assert window.update("j", -1, now=680)
+    window = Hysteresis(up_s=30, down_s=600, tick_s=10)
+    assert not any(window.update("j", +1, now=t) for t in (0, 10))
+    assert not window.update("j", 0, now=20)
+    assert [t for t in (30, 40, 50, 60) if window.update("j", +1, now=t)] == [50]
+    assert not any(window.update("j", -1, now=t) for t in range(70, 660, 10))
+    assert window.update("j", -1, now=660)  # the 60th reading below
 
 
 def test_hysteresis_measures_time_not_ticks():
-    window = Hysteresis(up_s=30)
+    window = Hysteresis(up_s=30, tick_s=10)
     assert not window.update("j", +1, now=0)
     assert window.update("j", +1, now=45)  # one late tick is enough once 30 s have passed
+
+
+def _hot_then_cool(policy, *, replicas_hot, replicas_cool, hot_ms=900.0, cool_ms=300.0, ongoing=None):
+    """Readings of the 1-based reading number that first triggers an upscale, then a downscale."""
+    def hot(t):
+        return {"a": reading(mean_latency_ms=hot_ms, ongoing_requests=ongoing[0] if ongoing else None,
+                             replicas=replicas_hot)}
+
+    def cool(t):
+        return {"a": reading(mean_latency_ms=cool_ms, ongoing_requests=ongoing[1] if ongoing else None,
+                             replicas=replicas_cool)}
+
+    up = min(ticks(policy, hot, until=100))
+    down = ticks(policy, cool, start=1000, until=2000)
+    return int(up // 10) + 1, (int((min(down) - 1000) // 10) + 1 if down else None)
+
+
+@pytest.mark.parametrize("name", ["aiad", "oneshot", "rayserve"])
+def test_every_reactive_policy_acts_on_the_3rd_reading_up_and_the_60th_down(name):
+    policy = create(name, jobs=specs("a"), quota={"cpu": 32})
+    triggers = _hot_then_cool(policy, replicas_hot=3, replicas_cool=6, ongoing=(20.0, 2.0))
+    assert triggers == (3, 60)
+
+
+def test_the_fallback_counts_its_checks_by_the_same_rule():
+    for name in ("faro-sum", "mark"):
+        policy = create(name, jobs=specs("a", service_time_ms=180), quota={"cpu": 32})
+        assert _hot_then_cool(policy, replicas_hot=3, replicas_cool=6) == (3, None)  # never removes
+    fallback = ReactiveFallback(jobs=specs("a"), checks=3, tick_interval_s=10)
+    assert _hot_then_cool(fallback, replicas_hot=3, replicas_cool=6) == (3, None)
 
 
 def test_aiad_adds_after_30s_above_and_removes_after_600s_below():
     policy = create("aiad", jobs=specs("a"), quota={"cpu": 32})
     hot = ticks(policy, lambda t: {"a": reading(mean_latency_ms=900.0, replicas=3)}, until=60)
-    assert hot == {30.0: {"a/m": 4}}
+    assert hot == {20.0: {"a/m": 4}, 50.0: {"a/m": 4}}
     cool = ticks(policy, lambda t: {"a": reading(mean_latency_ms=300.0, replicas=3)}, start=100, until=800)
-    assert cool == {700.0: {"a/m": 2}}
+    assert cool == {690.0: {"a/m": 2}}
 
 
 def test_aiad_adds_to_the_running_replicas_not_to_a_pending_backlog():
@@ -51,7 +81,7 @@ def test_aiad_never_scales_down_a_stale_job_or_below_the_minimum():
     stale = ticks(policy, lambda t: {"a": reading(mean_latency_ms=100.0, replicas=4, stale=True)}, until=1200)
     assert stale == {}
     low = ticks(policy, lambda t: {"a": reading(mean_latency_ms=100.0, replicas=2)}, until=700)
-    assert low == {600.0: {"a/m": 2}}  # asks for 1, the guard clamps to min_replicas
+    assert low == {590.0: {"a/m": 2}}  # asks for 1, the guard clamps to min_replicas
 
 
 def test_aiad_treats_an_idle_job_as_below_the_slo_but_missing_latency_with_traffic_as_unknown():
@@ -59,15 +89,15 @@ def test_aiad_treats_an_idle_job_as_below_the_slo_but_missing_latency_with_traff
     def read(t):
         return {"a": reading(request_rate=0.0, replicas=3), "b": reading(request_rate=5.0, replicas=3)}
 
-    assert ticks(policy, read, until=600) == {600.0: {"a/m": 2}}
+    assert ticks(policy, read, until=600) == {590.0: {"a/m": 2}}
 
 
 def test_oneshot_scales_by_latency_over_slo():
     policy = create("oneshot", jobs=specs("a"), quota={"cpu": 32})
     hot = ticks(policy, lambda t: {"a": reading(mean_latency_ms=2.5 * SLO, replicas=4)}, until=30)
-    assert hot == {30.0: {"a/m": 10}}
+    assert hot == {20.0: {"a/m": 10}}
     cool = ticks(policy, lambda t: {"a": reading(mean_latency_ms=0.3 * SLO, replicas=10)}, start=40, until=640)
-    assert cool == {640.0: {"a/m": 3}}
+    assert cool == {630.0: {"a/m": 3}}
 
 
 def test_oneshot_asks_for_the_quota_when_requests_are_rejected():
@@ -106,7 +136,7 @@ def _ray(**params):
 def test_rayserve_scales_up_to_ongoing_over_target_after_30s():
     policy = _ray()
     decisions = ticks(policy, lambda t: {"a": reading(ongoing_requests=9.0, replicas=2)}, until=40)
-    assert decisions == {30.0: {"a/m": 5}}  # ceil(9 / 2)
+    assert decisions == {20.0: {"a/m": 5}}  # ceil(9 / 2), on the 3rd reading
 
 
 def test_rayserve_downscale_waits_600s_and_a_reversal_restarts_the_delay():
@@ -114,12 +144,12 @@ def test_rayserve_downscale_waits_600s_and_a_reversal_restarts_the_delay():
     def quiet(t):
         return {"a": reading(ongoing_requests=1.0 if t != 300 else 20.0, replicas=4)}
 
-    assert ticks(policy, quiet, until=1000) == {910.0: {"a/m": 1}}  # the t=300 burst: the clock restarts at 310
+    assert ticks(policy, quiet, until=1000) == {900.0: {"a/m": 1}}  # the t=300 burst: the count restarts at 310
 
 
 def test_rayserve_caps_at_the_quota_and_holds_without_running_replicas():
     policy = _ray()
-    assert ticks(policy, lambda t: {"a": reading(ongoing_requests=100.0, replicas=4)}, until=30) == {30.0: {"a/m": 8}}
+    assert ticks(policy, lambda t: {"a": reading(ongoing_requests=100.0, replicas=4)}, until=20) == {20.0: {"a/m": 8}}
     def starting(t):
         return {"a": reading(ongoing_requests=50.0, replicas=4, running_replicas=0)}
 

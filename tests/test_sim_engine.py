@@ -202,3 +202,12 @@ def test_every_quota_resource_limits_the_pods(light):
     result = run(sc, policy)
     assert result.record["max_replicas"] == 3  # 12 GiB / 4 GiB, although 32 CPUs would allow more
     assert max(running for _, running in policy.running(B)) == 1
+
+
+def test_policies_are_told_the_profiled_service_time_not_the_true_one(light):
+    assert scenario(light, 4).jobs[A].service_time_ms == 100.0  # default: the true mean
+    told = scenario(light, 4, profiled_service_ms=180, jobs={B: {"profiled_service_ms": 250}})
+    assert (told.jobs[A].service_time_ms, told.jobs[B].service_time_ms) == (180.0, 250.0)
+    assert told.config.job(A).service.mean_ms == 100.0  # the replicas still draw the true times
+    with pytest.raises(FarodError, match=r"config.profiled_service_ms must be a number > 0"):
+        parse_config({"profiled_service_ms": 0})

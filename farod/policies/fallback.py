@@ -13,8 +13,8 @@ Example::
 A forecast is sometimes wrong, and a plan lasts 5 minutes. Between plans, Faro checks every 10 s whether
 a job's 30-s mean latency is above its SLO; after 3 consecutive such checks it adds one replica, and it
 never removes one (removing is the planner's call, made with all jobs in view). Faro's policies and
-MArk share this object. "3 consecutive checks" is kept as a duration, ``(checks - 1) · tick``, so a
-delayed tick cannot make it fire early or late (see :mod:`farod.policies.hysteresis`).
+MArk share this object. "3 consecutive checks" is kept as a duration, ``checks · tick``, counted by
+the one rule of :mod:`farod.policies.hysteresis`, so a delayed tick cannot make it fire early or late.
 
 The fallback only spends what is there to spend, so it cannot undo the plan:
 
@@ -39,7 +39,7 @@ class ReactiveFallback:
 
     def __init__(self, *, jobs: Mapping[str, JobSpec], checks: int = 3, tick_interval_s: float = 10.0):
         self.jobs = dict(jobs)
-        self._above = Hysteresis(up_s=(checks - 1) * tick_interval_s)
+        self._above = Hysteresis(up_s=checks * tick_interval_s, tick_s=tick_interval_s)
 
     def react(self, observation: Observation) -> Decision:
         readings = {key: reading for key, reading in observation.jobs.items() if key in self.jobs}

@@ -66,7 +66,9 @@ class RayServe(Configured):
 
     def __init__(self, *, jobs: Mapping[str, JobSpec], quota: Mapping[str, float], params: RayServeParams):
         super().__init__(jobs=jobs, params=params)
-        self._delay = Hysteresis(up_s=params.upscale_delay_s, down_s=params.downscale_delay_s)
+        self._delay = Hysteresis(
+            up_s=params.upscale_delay_s, down_s=params.downscale_delay_s, tick_s=params.tick_interval_s
+        )
         # max_replicas = the quota: as many replicas as the whole quota holds for this job alone.
         self._max_replicas = {key: fitting_replicas(job, quota) for key, job in self.jobs.items()}
 

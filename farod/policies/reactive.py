@@ -4,10 +4,11 @@ Example::
 
     >>> policy = Aiad(jobs={"a/m": JobSpec(application="a", deployment="m", slo_ms=720)},
     ...               quota={"cpu": 32}, params=ThresholdParams())
-    >>> # mean latency above 720 ms on every 10-s tick for 30 s -> {"a/m": replicas + 1}
+    >>> # mean latency above 720 ms on 3 consecutive 10-s ticks -> {"a/m": replicas + 1}
 
 Both read each job's 30-s mean latency every 10 s and compare it with the SLO. A wish to scale up must
-hold for ``upscale_delay_s`` (30 s), a wish to scale down for ``downscale_delay_s`` (600 s): the
+hold for ``upscale_delay_s`` (30 s: the 3rd consecutive reading), a wish to scale down for
+``downscale_delay_s`` (600 s: the 60th; counted as :mod:`farod.policies.hysteresis` says): the
 asymmetry keeps them from flapping and from giving capacity back during a short lull. They differ in
 the step:
 
@@ -54,7 +55,9 @@ class _LatencyThreshold(Configured):
 
     def __init__(self, *, jobs: Mapping[str, JobSpec], quota: Mapping[str, float], params: ThresholdParams):
         super().__init__(jobs=jobs, params=params)
-        self._window = Hysteresis(up_s=params.upscale_delay_s, down_s=params.downscale_delay_s)
+        self._window = Hysteresis(
+            up_s=params.upscale_delay_s, down_s=params.downscale_delay_s, tick_s=params.tick_interval_s
+        )
 
     def react(self, observation: Observation) -> Decision:
         wanted = {}

@@ -3,6 +3,7 @@
 Example (``sim.yaml``, every key optional)::
 
     service: {shape: 0.4225, loc_ms: 79.3, scale_ms: 68.6}   # shifted lognormal, per request
+    profiled_service_ms: 180       # what the policies are told; default (absent or null): the true mean
     proxy: {shape: 0.4808, loc_ms: 3.49, scale_ms: 0.99}      # on the request and again on the response
     slo_ms: 720
     resources: {cpu: 1}            # per replica, hence per worker pod
@@ -14,6 +15,11 @@ Example (``sim.yaml``, every key optional)::
     max_ongoing: 4                 # requests assigned to one replica at once
     jobs:                          # per job (trace key "application/deployment"): mixed models
       serve-cluster3/classifier: {service: {shape: 0.3, loc_ms: 300, scale_ms: 100}, slo_ms: 2000}
+
+``service`` is what the simulated replicas draw; ``profiled_service_ms`` is the service time the
+policies are given in their :class:`JobSpec` (a live deployment's profile). The two are separate so a
+miscalibrated profile can be studied: the Faro artifact told its policies 180 ms while its replicas
+drew a mean of 154.3 ms. A per-job ``profiled_service_ms`` overrides the global one.
 
 >>> load_config("sim.yaml").job("serve-cluster3/classifier").slo_ms
 2000.0
@@ -60,20 +66,25 @@ class JobConfig:
     """What one job's model needs: its service time distribution, SLO, resources and bounds."""
 
     service: ShiftedLognormal = FARO_SERVICE
+    profiled_service_ms: float | None = None  # told to the policies; None: the true mean of ``service``
     slo_ms: float = 720.0
     resources: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1.0})
     min_replicas: int = 1
     max_replicas: int | None = None
     weight: float = 1.0
 
+    @property
+    def told_service_ms(self) -> float:
+        return self.service.mean_ms if self.profiled_service_ms is None else self.profiled_service_ms
+
     def spec(self, key: str) -> JobSpec:
-        """The policy's view: the service time it knows is the profiled mean."""
+        """The policy's view: the service time it is told (the profile, by default the true mean)."""
         application, _, deployment = key.partition("/")
         return JobSpec(
             application=application,
             deployment=deployment,
             slo_ms=self.slo_ms,
-            service_time_ms=self.service.mean_ms,
+            service_time_ms=self.told_service_ms,
             min_replicas=self.min_replicas,
             max_replicas=self.max_replicas,
             weight=self.weight,
@@ -99,7 +110,7 @@ class SimConfig:
         return self.overrides.get(key, self.defaults)
 
 
-_JOB_FIELDS = ("service", "slo_ms", "resources", "min_replicas", "max_replicas", "weight")
+_JOB_FIELDS = ("service", "profiled_service_ms", "slo_ms", "resources", "min_replicas", "max_replicas", "weight")
 _TOP_FIELDS = _JOB_FIELDS + (
     "jobs", "proxy", "quota", "hot_start_s", "cold_start_s", "reap_idle_s", "reconcile_interval_s",
     "queue_cap", "max_ongoing", "window_s",
@@ -150,6 +161,11 @@ def parse_config(data: Any) -> SimConfig:
 def _job_config(data: Mapping, where: str, base: JobConfig) -> JobConfig:
     config = JobConfig(
         service=_distribution(data.get("service", {}), f"{where}.service", base.service),
+        profiled_service_ms=(
+            base.profiled_service_ms
+            if data.get("profiled_service_ms") is None
+            else _number(data, "profiled_service_ms", where, None, minimum=0, strict=True)
+        ),
         slo_ms=_number(data, "slo_ms", where, base.slo_ms, minimum=0, strict=True),
         resources=_resources(data["resources"], f"{where}.resources") if "resources" in data else base.resources,
         min_replicas=_integer(data, "min_replicas", where, base.min_replicas, minimum=0),
