@@ -42,9 +42,9 @@ def test_jobs_replicate_series_k_mod_n_with_unique_keys_and_minutes_cut(tmp_path
     "line, message",
     [
         ("{not json", "t.jsonl:2: not valid JSON"),
-        ({"counts": {}}, "t.jsonl:2: 'ts' must be an integer"),
+        ({"counts": {}}, "t.jsonl:2: ts must be an integer"),
         ({"ts": 1, "counts": {"a": 3}}, "t.jsonl:2: counts.a must be an object"),
-        ({"ts": 1, "counts": {"a": {"d": -1}}}, "t.jsonl:2: counts.a.d must be a count >= 0"),
+        ({"ts": 1, "counts": {"a": {"d": -1}}}, "t.jsonl:2: counts.a.d must be a number from 0"),
         ({"ts": 0, "counts": {"a": {"d": 1}}}, "t.jsonl:2: ts 0 does not follow"),
     ],
 )
@@ -55,9 +55,9 @@ def test_bad_line_is_named(tmp_path, line, message):
 
 
 def test_bad_options_and_missing_file_are_named(tmp_path):
-    with pytest.raises(FarodError, match="jobs: must be a positive integer"):
+    with pytest.raises(FarodError, match="jobs: must be an integer from 1"):
         read_trace(BUNDLED, jobs=0)
-    with pytest.raises(FarodError, match="minutes: must be a positive integer"):
+    with pytest.raises(FarodError, match="minutes: must be an integer from 1"):
         read_trace(BUNDLED, minutes=-3)
     with pytest.raises(FarodError, match="unit_time"):
         read_trace(BUNDLED, unit_s=0)

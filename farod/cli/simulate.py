@@ -28,6 +28,7 @@ _DATA = resources.files("farod") / "data"
 DEFAULT_TRACE = str(_DATA / "azure_twitter_10jobs_day10.jsonl")
 DEFAULT_TRAIN = str(_DATA / "azure_twitter_10jobs_days1-10_6h_per_minute.csv")
 DEFAULT_SEEDS = "24,32,40,42,62"
+MAX_SIM_REQUESTS = 300_000_000  # about 10 bytes of records per request (docs/traces.md)
 
 
 def register(subparsers) -> None:
@@ -120,7 +121,12 @@ def _run(args: argparse.Namespace, *, policies: list[str], cpus: list[float], se
 def _trace(args: argparse.Namespace):
     from farod.trace import read_trace
 
-    return read_trace(args.trace or DEFAULT_TRACE, jobs=args.jobs, minutes=args.minutes, unit_s=args.unit_time)
+    trace = read_trace(args.trace or DEFAULT_TRACE, jobs=args.jobs, minutes=args.minutes, unit_s=args.unit_time)
+    total = float(trace.counts.sum())
+    if total > MAX_SIM_REQUESTS:
+        raise FarodError(f"--trace: {total:.3g} requests in total, more than the simulator's limit of "
+                         f"{MAX_SIM_REQUESTS:.0e} (it records every request); cut it with --minutes")  # fmt: skip
+    return trace
 
 
 def _train(trace, args: argparse.Namespace) -> dict | None:
