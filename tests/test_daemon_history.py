@@ -21,7 +21,8 @@ from farod.daemon.config import parse_config
 from farod.daemon.history import OVERLAP_STEPS
 from farod.daemon.runner import Daemon
 from farod.errors import FarodError
-from farod.signals import prometheus
+from farod.signals import client
+from farod.signals.client import PrometheusClient
 from farod.signals.prometheus import PrometheusSignals
 
 DAY = 86400
@@ -106,7 +107,7 @@ def forecast_rps(record: dict, key: str) -> list[float]:
 
 
 def test_train_rows_are_whole_aligned_days_and_the_forecaster_uses_them(prometheus_with_days, monkeypatch):
-    monkeypatch.setattr(prometheus, "MAX_RANGE_POINTS", 1000)  # the backfill spans several range queries
+    monkeypatch.setattr(client, "MAX_RANGE_POINTS", 1000)  # the backfill spans several range queries
     clock = FakeClock(NOW)
     daemon, signals = daemon_for(prometheus_with_days, clock, backfill_days=3)
     daemon.start(serve_http=False)
@@ -172,12 +173,12 @@ def test_plans_fetch_only_new_minutes_and_old_days_drop_off(prometheus_with_days
 def test_train_arrives_when_prometheus_is_first_reached(prometheus_with_days):
     clock = FakeClock(NOW)
     daemon, signals = daemon_for(prometheus_with_days, clock, backfill_days=3)
-    signals.url = "http://127.0.0.1:9"  # nothing listens: the backfill at start fails
+    reachable, signals.client = signals.client, PrometheusClient(url="http://127.0.0.1:9")  # the backfill fails
     daemon.start(serve_http=False)
     daemon.scheduler.pause()
     try:
         assert daemon.train is None and not daemon.history.loaded
-        signals.url = prometheus_with_days.url
+        signals.client = reachable
         clock.advance(120)
         assert not daemon.controller.decide("plan").get("held")  # this plan still forecasts without train
         assert daemon.train["a/m"].shape == (3, 1440)
@@ -191,3 +192,17 @@ def test_train_arrives_when_prometheus_is_first_reached(prometheus_with_days):
 def test_backfill_days_is_validated(value):
     with pytest.raises(FarodError, match=r"^prometheus\.backfill_days: must be an integer >= 0"):
         config("http://127.0.0.1:9090", backfill_days=value)
+
+
+def test_range_query_is_chunked_on_the_step_grid_with_progress(prometheus_with_days, monkeypatch):
+    monkeypatch.setattr(client, "MAX_RANGE_POINTS", 700)
+    calls = []
+    start = D0 + 60
+    series = PrometheusClient(url=prometheus_with_days.url).range_query(
+        'sum by (application) (increase(ray_serve_num_router_requests_total[60s]))', start=start,
+        end=start + 1999 * 60, step_s=60, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(700, 2000), (1400, 2000), (2000, 2000)]
+    by_app = {s.labels["application"]: s.values for s in series}
+    assert sorted(by_app) == ["a", "b"]
+    np.testing.assert_allclose(by_app["a"], expected(0, 2000, "a"), rtol=1e-6)  # chunk seams included
+    np.testing.assert_array_equal(np.isnan(by_app["b"]), np.isnan(expected(0, 2000, "b")))

@@ -33,16 +33,15 @@ several scale-API calls fails, the ones already sent are rolled back (best effor
 from __future__ import annotations
 
 import copy
-import json
-import socket
-import urllib.error
-import urllib.request
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
+import requests
+
 from farod.actuators.base import ActuationError, Actuator, DeploymentState
 from farod.actuators.guard import ordered_changes
-from farod.credentials import bearer_header, tls_context
+from farod.credentials import api_session, failure_reason, redactor
 from farod.errors import FarodError
 from farod.policies.base import JobSpec
 
@@ -54,12 +53,14 @@ class RayServeActuator(Actuator):
     name = "rayserve"
 
     def __init__(self, *, url: str, bearer_token_file: str | None = None, timeout_s: float = 5.0,
-                 take_over_autoscaling: bool = False, tls_verify: bool = True, ca_file: str | None = None):
+                 take_over_autoscaling: bool = False, tls_verify: bool = True, ca_file: str | None = None,
+                 allow_insecure_http: bool = False):
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
         self.take_over_autoscaling = take_over_autoscaling
-        self._token_file = bearer_token_file
-        self._tls = tls_context(url=url, verify=tls_verify, ca_file=ca_file)
+        self._session = api_session(url=url, setting="actuator.rayserve", token_file=bearer_token_file,
+                                    tls_verify=tls_verify, ca_file=ca_file, allow_insecure_http=allow_insecure_http)
+        self._redact = redactor(self._session)
 
     def read(self, jobs: Mapping[str, JobSpec]) -> dict[str, DeploymentState]:
         details = self._request("GET", APPLICATIONS_PATH)
@@ -105,7 +106,7 @@ class RayServeActuator(Actuator):
     # -- the two ways to scale ---------------------------------------------------------------------
 
     def _scale(self, job: JobSpec, replicas: int) -> None:
-        path = f"/api/v1/applications/{job.application}/deployments/{job.deployment}/scale"
+        path = f"/api/v1/applications/{_segment(job.application)}/deployments/{_segment(job.deployment)}/scale"
         self._request("POST", path, body={"target_num_replicas": int(replicas)})
 
     def _roll_back(self, sent: list[str], jobs: Mapping[str, JobSpec], *, current: Mapping[str, int]) -> None:
@@ -144,28 +145,23 @@ class RayServeActuator(Actuator):
     # -- HTTP --------------------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, *, body: Any = None) -> Any:
+        """One call to the dashboard; every failure is an :class:`ActuationError` with secrets masked."""
         try:
-            headers = {"Content-Type": "application/json", **bearer_header(self._token_file)}
-        except FarodError as exc:
+            response = self._session.request(method, f"{self.url}{path}", json=body, timeout=self.timeout_s)
+        except FarodError as exc:  # the token file
             raise ActuationError(str(exc), reason="unauthorized") from None
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"{self.url}{path}", data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s, context=self._tls) as response:
-                text = response.read()
-        except urllib.error.HTTPError as exc:
-            raise ActuationError(f"{method} {path}: HTTP {exc.code} {_excerpt(exc)}",
-                                 reason=_http_reason(exc.code, _excerpt(exc))) from None
-        except (TimeoutError, socket.timeout):
+        except requests.Timeout:
             raise ActuationError(f"{method} {path}: no answer within {self.timeout_s:g} s", reason="timeout") from None
-        except OSError as exc:
-            reason = getattr(exc, "reason", exc)
-            kind = "timeout" if isinstance(reason, (TimeoutError, socket.timeout)) else "unreachable"
-            raise ActuationError(f"{method} {path}: {str(reason)[:200]}", reason=kind) from None
+        except requests.RequestException as exc:
+            raise ActuationError(self._redact(f"{method} {path}: {failure_reason(exc)}"), reason="unreachable") from None
+        if response.status_code >= 300:
+            excerpt = self._redact(_excerpt(response))
+            raise ActuationError(self._redact(f"{method} {path}: HTTP {response.status_code} {excerpt}"),
+                                 reason=_http_reason(response.status_code, excerpt)) from None
         if method != "GET":
             return None
         try:
-            return json.loads(text)
+            return response.json()
         except ValueError:
             raise ActuationError(f"{method} {path}: the dashboard answered with invalid JSON",
                                  reason="http_5xx") from None
@@ -187,6 +183,11 @@ def _state(deployment: Mapping) -> DeploymentState:
                            autoscaling=bool(config.get("autoscaling_config")))
 
 
+def _segment(name: str) -> str:
+    """``name`` as one URL path segment: ``/``, ``..``, NUL or newline cannot change the path."""
+    return urllib.parse.quote(name, safe="")
+
+
 def _http_reason(status: int, text: str) -> str:
     if status in (401, 403):
         return "unauthorized"
@@ -195,8 +196,9 @@ def _http_reason(status: int, text: str) -> str:
     return "http_5xx" if status >= 500 else "rejected"
 
 
-def _excerpt(exc: urllib.error.HTTPError) -> str:
-    try:
-        return exc.read().decode(errors="replace").strip().splitlines()[0][:200]
-    except (OSError, IndexError):
-        return ""
+def _excerpt(response: requests.Response) -> str:
+    if 300 <= response.status_code < 400:
+        return f"(a redirect to {response.headers.get('Location', '?')[:200]}; farod follows no redirects)"
+    lines = response.text.strip().splitlines()
+    return lines[0][:200] if lines else ""
+

@@ -26,6 +26,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from farod.credentials import check_transport
 from farod.errors import FarodError
 from farod.policies.base import JobSpec
 from farod.yamlfile import read_yaml
@@ -40,6 +41,7 @@ class PrometheusConfig:
     bearer_token_file: str | None = None
     tls_verify: bool = True
     ca_file: str | None = None
+    allow_insecure_http: bool = False  # a bearer token over plain http to a non-loopback host
     timeout_s: float = 5.0
     use_recording_rules: bool = True
     backfill_hours: float = 24.0  # recent history plans see at least
@@ -53,6 +55,9 @@ class PrometheusConfig:
 class RayServeConfig:
     url: str = "http://127.0.0.1:8265"
     bearer_token_file: str | None = None
+    tls_verify: bool = True
+    ca_file: str | None = None
+    allow_insecure_http: bool = False  # a bearer token over plain http to a non-loopback host
     take_over_autoscaling: bool = False
     timeout_s: float = 5.0
 
@@ -248,6 +253,7 @@ def _prometheus(section: _Section) -> PrometheusConfig:
         bearer_token_file=section.string("bearer_token_file", None),
         tls_verify=section.boolean("tls_verify", defaults.tls_verify),
         ca_file=section.string("ca_file", None),
+        allow_insecure_http=section.boolean("allow_insecure_http", defaults.allow_insecure_http),
         timeout_s=section.number("timeout_s", defaults.timeout_s),
         use_recording_rules=section.boolean("use_recording_rules", defaults.use_recording_rules),
         backfill_hours=section.number("backfill_hours", defaults.backfill_hours, strict=False),
@@ -257,6 +263,8 @@ def _prometheus(section: _Section) -> PrometheusConfig:
         misses_before_unready=section.integer("misses_before_unready", defaults.misses_before_unready, minimum=1),
     )
     section.done()
+    check_transport(url=config.url, token_file=config.bearer_token_file,
+                    allow_insecure_http=config.allow_insecure_http, setting="prometheus")
     return config
 
 
@@ -325,10 +333,16 @@ def _actuator(section: _Section) -> ActuatorConfig:
     rayserve = RayServeConfig(
         url=_url(rayserve_section, "url", defaults.url),
         bearer_token_file=rayserve_section.string("bearer_token_file", None),
+        tls_verify=rayserve_section.boolean("tls_verify", defaults.tls_verify),
+        ca_file=rayserve_section.string("ca_file", None),
+        allow_insecure_http=rayserve_section.boolean("allow_insecure_http", defaults.allow_insecure_http),
         take_over_autoscaling=rayserve_section.boolean("take_over_autoscaling", defaults.take_over_autoscaling),
         timeout_s=rayserve_section.number("timeout_s", defaults.timeout_s),
     )
     rayserve_section.done()
+    if kind != "rayservice":
+        check_transport(url=rayserve.url, token_file=rayserve.bearer_token_file,
+                        allow_insecure_http=rayserve.allow_insecure_http, setting="actuator.rayserve")
     rayservice_section = section.section("rayservice")
     rayservice = RayServiceConfig(
         namespace=rayservice_section.string("namespace", "default"),

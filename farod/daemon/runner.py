@@ -95,7 +95,9 @@ def build_actuator(config: Config) -> Actuator:
         raise FarodError("actuator.kind: rayservice runs inside Kubernetes (see the Helm chart); "
                          "pass its actuator to Daemon(actuator=...)")
     real = RayServeActuator(url=rayserve.url, bearer_token_file=rayserve.bearer_token_file,
-                            timeout_s=rayserve.timeout_s, take_over_autoscaling=rayserve.take_over_autoscaling)
+                            timeout_s=rayserve.timeout_s, take_over_autoscaling=rayserve.take_over_autoscaling,
+                            tls_verify=rayserve.tls_verify, ca_file=rayserve.ca_file,
+                            allow_insecure_http=rayserve.allow_insecure_http)
     return DryRunActuator(reader=real) if config.actuator.kind == "dry-run" else real
 
 
@@ -104,7 +106,7 @@ def build_signals(config: Config) -> PrometheusSignals:
     return PrometheusSignals(url=prometheus.url, window_s=prometheus.window_s, stale_after_s=prometheus.stale_after_s,
                              timeout_s=prometheus.timeout_s, bearer_token_file=prometheus.bearer_token_file,
                              tls_verify=prometheus.tls_verify, ca_file=prometheus.ca_file,
-                             use_recording_rules=prometheus.use_recording_rules)
+                             allow_insecure_http=prometheus.allow_insecure_http, use_recording_rules=prometheus.use_recording_rules)
 
 
 class Daemon:

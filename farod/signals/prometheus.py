@@ -35,25 +35,23 @@ the replica health gauge appears every health check and vanishes in between -- s
 missing. Freshness is the age of the newest sample of the router's request counter, which Ray exports
 every interval.
 
-Credentials come from a bearer-token file, read at every request (a rotated Kubernetes token is
-picked up) and never logged; TLS verification is on unless the config turns it off.
+The HTTP side -- credentials, TLS, retries, chunking, and the check that every answer is usable --
+is :class:`~farod.signals.client.PrometheusClient`; anything unusable raises
+:class:`~farod.signals.client.PrometheusUnavailable`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 
 import numpy as np
 
-from farod.credentials import bearer_header, tls_context
-from farod.errors import FarodError
 from farod.policies.base import JobSpec
+from farod.signals.client import PrometheusClient, PrometheusUnavailable
+
+__all__ = ["SIGNALS", "REQUIRED_SIGNALS", "JobSignals", "PrometheusSignals", "PrometheusUnavailable", "Reading",
+           "queries"]
 
 SIGNALS = ("request_rate", "p99_latency_ms", "mean_latency_ms", "ongoing_requests", "running_replicas",
            "processing_time_ms")
@@ -63,13 +61,6 @@ REQUIRED_SIGNALS = ("request_rate",)
 
 _ROUTER_REQUESTS = '{__name__=~"ray_serve_num_router_requests(_total)?"}'
 _BY_JOB = "application, deployment"
-MAX_RANGE_POINTS = 11000  # Prometheus refuses range queries with more points per series
-
-
-class PrometheusUnavailable(Exception):
-    """Prometheus could not answer (connection, timeout, HTTP error, bad payload)."""
-
-
 @dataclasses.dataclass(frozen=True)
 class Reading:
     value: float | None
@@ -124,7 +115,7 @@ def queries(*, window_s: float, use_recording_rules: bool) -> dict[str, str]:
 
 
 class PrometheusSignals:
-    """Reads :data:`SIGNALS` for a set of jobs through Prometheus' HTTP API."""
+    """Reads :data:`SIGNALS` for a set of jobs through :class:`~farod.signals.client.PrometheusClient`."""
 
     def __init__(
         self,
@@ -136,21 +127,19 @@ class PrometheusSignals:
         bearer_token_file: str | None = None,
         tls_verify: bool = True,
         ca_file: str | None = None,
+        allow_insecure_http: bool = False,
         use_recording_rules: bool = True,
     ):
-        self.url = url.rstrip("/")
+        self.client = PrometheusClient(url=url, timeout_s=timeout_s, bearer_token_file=bearer_token_file,
+                                       tls_verify=tls_verify, ca_file=ca_file, allow_insecure_http=allow_insecure_http)
         self.window_s = window_s
         self.stale_after_s = stale_after_s
-        self.timeout_s = timeout_s
-        self._token_file = bearer_token_file
-        self._ssl = tls_context(url=url, verify=tls_verify, ca_file=ca_file)
         self._queries = queries(window_s=window_s, use_recording_rules=use_recording_rules)
 
     def read(self, jobs: Mapping[str, JobSpec], *, now: float) -> dict[str, JobSignals]:
         """Every signal of every job at ``now``; raises :class:`PrometheusUnavailable`."""
-        ages = self._by_job(self.instant(f"time() - max by ({_BY_JOB}) (timestamp({_ROUTER_REQUESTS}))", now=now))
-        results = {name: self.instant(expr, now=now) for name, expr in self._queries.items()}
-        by_job = {name: self._by_job(series) for name, series in results.items()}
+        ages = self._by_job(f"time() - max by ({_BY_JOB}) (timestamp({_ROUTER_REQUESTS}))", now=now)
+        by_job = {name: self._by_job(expr, now=now) for name, expr in self._queries.items()}
         signals = {}
         for key, job in jobs.items():
             age = ages.get((job.application, job.deployment))
@@ -167,81 +156,19 @@ class PrometheusSignals:
         """Arrivals per step of every job: element i counts the step ending at ``start + i * step_s``.
 
         NaN where Prometheus has no sample (a job with no series is all NaN): a gap is not zero load.
-        Long spans are fetched in chunks of at most ``MAX_RANGE_POINTS`` points.
         """
-        values = {key: np.full(steps, np.nan) for key in jobs}
         expr = f"sum by ({_BY_JOB}) (increase({_ROUTER_REQUESTS}[{int(step_s)}s]))"
-        for first in range(0, steps, MAX_RANGE_POINTS):
-            last = min(first + MAX_RANGE_POINTS, steps) - 1
-            series = self._range(expr, start=start + first * step_s, end=start + last * step_s, step_s=step_s)
-            for key, job in jobs.items():
-                for ts, value in series.get((job.application, job.deployment), ()):
-                    index = int(round((ts - start) / step_s))
-                    if first <= index <= last:
-                        values[key][index] = value
-        return values
+        series = self.client.range_query(expr, start=start, end=start + (steps - 1) * step_s, step_s=step_s)
+        by_job = {(s.labels.get("application"), s.labels.get("deployment")): s.values for s in series}
+        return {key: by_job.get((job.application, job.deployment), np.full(steps, np.nan)).copy()
+                for key, job in jobs.items()}
 
-    # -- HTTP -------------------------------------------------------------------------------------
-
-    def instant(self, expr: str, *, now: float) -> list[dict]:
-        return self._get("/api/v1/query", {"query": expr, "time": f"{now:.3f}"})
-
-    def _range(self, expr: str, *, start: float, end: float, step_s: float) -> dict[tuple, list]:
-        result = self._get("/api/v1/query_range", {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}",
-                                                   "step": f"{step_s:g}"})
-        series = {}
-        for item in result:
-            metric = item.get("metric", {})
-            points = [(float(ts), _finite(value)) for ts, value in item.get("values", [])]
-            series[metric.get("application"), metric.get("deployment")] = [
-                (ts, value) for ts, value in points if value is not None]
-        return series
-
-    def _get(self, path: str, params: Mapping[str, str]) -> list[dict]:
-        try:
-            headers = bearer_header(self._token_file)
-        except FarodError as exc:
-            raise PrometheusUnavailable(str(exc)) from None
-        request = urllib.request.Request(f"{self.url}{path}?{urllib.parse.urlencode(params)}", headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s, context=self._ssl) as response:
-                payload = json.load(response)
-        except urllib.error.HTTPError as exc:
-            raise PrometheusUnavailable(f"Prometheus answered HTTP {exc.code} for {path}") from None
-        except (OSError, ValueError) as exc:
-            raise PrometheusUnavailable(f"Prometheus at {self.url} unreachable: {_reason(exc)}") from None
-        if not isinstance(payload, dict) or payload.get("status") != "success":
-            raise PrometheusUnavailable(f"Prometheus query failed: {payload.get('error', 'bad payload')!s:.200}"
-                                        if isinstance(payload, dict) else "Prometheus query failed: bad payload")
-        result = payload.get("data", {}).get("result", [])
-        if not isinstance(result, list):
-            raise PrometheusUnavailable("Prometheus returned a non-vector result")
-        return result
-
-    @staticmethod
-    def _by_job(result: list[dict]) -> dict[tuple, float | None]:
-        values = {}
-        for item in result:
-            metric = item.get("metric", {})
-            value = item.get("value", [None, None])[1]
-            values[metric.get("application"), metric.get("deployment")] = _finite(value)
-        return values
+    def _by_job(self, expr: str, *, now: float) -> dict[tuple, float | None]:
+        return {(labels.get("application"), labels.get("deployment")): value
+                for labels, value in self.client.instant(expr, at=now)}
 
 
 def _reading(value: float | None, *, stale: bool) -> Reading:
     if value is None:
         return Reading(None, "missing")
     return Reading(value, "stale" if stale else "ok")
-
-
-def _finite(text) -> float | None:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _reason(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None) or exc
-    return str(reason).splitlines()[0][:200]
