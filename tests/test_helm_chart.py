@@ -195,8 +195,7 @@ def test_schema_rejects_bad_values(bad, complaint):
 
 def test_schema_policy_list_is_the_live_policy_registry():
     schema = json.loads((CHART / "values.schema.json").read_text())
-    live = [name for name in policies.NAMES if name != "oracle"]  # the oracle reads the future
-    assert sorted(schema["properties"]["policy"]["properties"]["name"]["enum"]) == sorted(live)
+    assert sorted(schema["properties"]["policy"]["properties"]["name"]["enum"]) == sorted(policies.LIVE_NAMES)
 
 
 def test_value_keys_checked_from_outside_exist():

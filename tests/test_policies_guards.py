@@ -5,7 +5,7 @@ import pytest
 from policy_fakes import observe, reading, specs
 
 from farod.errors import FarodError
-from farod.policies import NAMES, create
+from farod.policies import NAMES, Recording, create
 from farod.policies.base import Decision, Policy
 from farod.policies.guards import Guarded, StepLimits
 
@@ -46,7 +46,7 @@ def test_guards_step_limits():
 def test_every_created_policy_is_guarded_and_takes_the_guard_limits():
     jobs = specs("a", max_replicas=4)
     for name in NAMES:
-        kwargs = {"future": {"a/m": np.ones(10)}} if name == "oracle" else {}
+        kwargs = {"future": {"a/m": np.ones(10)}, "recording": Recording(unit_s=60, replicas={"a/m": np.ones(10)})}
         policy = create(name, jobs=jobs, quota={"cpu": 8}, params={"max_scale_up": 1}, **kwargs)
         assert isinstance(policy, Guarded) and policy.name == name
         assert policy.limits.max_scale_up == 1
@@ -55,7 +55,7 @@ def test_every_created_policy_is_guarded_and_takes_the_guard_limits():
 
 def test_registry_names_every_policy_of_the_contract():
     assert set(NAMES) == {"faro-sum", "faro-fair", "faro-fairsum", "faro-penaltysum", "aiad", "oneshot", "mark",
-                          "fairshare", "rayserve", "oracle"}
+                          "fairshare", "rayserve", "oracle", "replay"}
 
 
 @pytest.mark.parametrize(

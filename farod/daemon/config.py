@@ -424,7 +424,7 @@ def _check_semantics(config: Config, *, policy_names: tuple[str, ...]) -> None:
 def _known_policies() -> tuple[str, ...]:
     """The policy registry's names; empty (no check) while the registry is not importable."""
     try:
-        from farod.policies import NAMES
+        from farod.policies import LIVE_NAMES
     except ImportError:
         return ()
-    return tuple(NAMES)
+    return LIVE_NAMES

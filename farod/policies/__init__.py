@@ -28,6 +28,7 @@ accepts the guard limits ``max_scale_up`` / ``max_scale_down`` (:mod:`farod.poli
 ``oneshot``               jump to replicas · latency / SLO, same delays (:mod:`.reactive`)
 ``rayserve``              Ray Serve's default queue-length autoscaler (:mod:`.rayserve`)
 ``fairshare``             static even split of the quota (:mod:`.fairshare`)
+``replay``                the replica counts recorded in the trace: what you ran (:mod:`.replay`)
 ========================  =====================================================================
 """
 
@@ -48,29 +49,35 @@ from farod.policies.mark import Mark
 from farod.policies.params import parse
 from farod.policies.rayserve import RayServe
 from farod.policies.reactive import Aiad, Oneshot
+from farod.policies.replay import Recording, Replay
 
 
 @dataclasses.dataclass(frozen=True)
 class _Entry:
     params_class: type
-    build: Callable[..., Policy]  # (jobs=, quota=, params=, future=, train=) -> Policy
+    build: Callable[..., Policy]  # (jobs=, quota=, params=, future=, train=, recording=) -> Policy
     reads_future: bool = False
+    reads_recording: bool = False
 
 
 def _faro(objective: str) -> Callable[..., Policy]:
-    return lambda **kwargs: Faro(objective=objective, **kwargs)
+    return lambda *, recording=None, **kwargs: Faro(objective=objective, **kwargs)
 
 
-def _oracle(*, params: OracleParams, **kwargs) -> Policy:
+def _oracle(*, params: OracleParams, recording=None, **kwargs) -> Policy:
     return Faro(objective=params.objective, name="oracle", params=params, **kwargs)
 
 
 def _forecasting(policy_class: type) -> Callable[..., Policy]:
-    return lambda *, future=None, **kwargs: policy_class(**kwargs)
+    return lambda *, future=None, recording=None, **kwargs: policy_class(**kwargs)
 
 
 def _reactive(policy_class: type) -> Callable[..., Policy]:
-    return lambda *, future=None, train=None, **kwargs: policy_class(**kwargs)
+    return lambda *, future=None, train=None, recording=None, **kwargs: policy_class(**kwargs)
+
+
+def _replay(*, jobs, params, recording, **_) -> Policy:
+    return Replay(jobs=jobs, params=params, recording=recording)
 
 
 _REGISTRY: dict[str, _Entry] = {
@@ -84,9 +91,13 @@ _REGISTRY: dict[str, _Entry] = {
     "oneshot": _Entry(Oneshot.Params, _reactive(Oneshot)),
     "rayserve": _Entry(RayServe.Params, _reactive(RayServe)),
     "fairshare": _Entry(FairShare.Params, _reactive(FairShare)),
+    "replay": _Entry(Replay.Params, _replay, reads_recording=True),
 }
 
 NAMES: tuple[str, ...] = tuple(_REGISTRY)
+# What a live deployment can run: the oracle needs the future and replay a recording, both from a trace.
+LIVE_NAMES: tuple[str, ...] = tuple(name for name, entry in _REGISTRY.items()
+                                    if not (entry.reads_future or entry.reads_recording))  # fmt: skip
 _GUARD_PARAMS = frozenset(field.name for field in dataclasses.fields(StepLimits))
 
 
@@ -98,12 +109,14 @@ def create(
     params: Mapping[str, Any] | None = None,
     future: Mapping[str, np.ndarray] | None = None,
     train: Mapping[str, np.ndarray] | None = None,
+    recording: Recording | None = None,
 ) -> Policy:
     """Build policy ``name`` for ``jobs`` under ``quota``.
 
     ``future`` (job key -> the trace's counts per minute from minute 0) is read by ``oracle`` only.
     ``train`` (job key -> earlier days, days x minutes, aligned with the history) feeds the forecasters
-    of the predictive policies; without it they forecast from today's history alone.
+    of the predictive policies; without it they forecast from today's history alone. ``recording``
+    (the trace's recorded replicas) is what ``replay`` replays.
     """
     entry = _REGISTRY.get(name)
     if entry is None:
@@ -119,7 +132,7 @@ def create(
         _check_future(name, jobs, future)
     else:
         future = None  # only the oracle may see the future
-    policy = entry.build(jobs=jobs, quota=quota, params=policy_params, future=future, train=train)
+    policy = entry.build(jobs=jobs, quota=quota, params=policy_params, future=future, train=train, recording=recording)
     return Guarded(policy, limits=limits)
 
 
@@ -131,4 +144,4 @@ def _check_future(name: str, jobs: Mapping[str, JobSpec], future: Mapping[str, n
         raise FarodError(f"policy {name}: future: no arrivals for job {missing[0]!r}")
 
 
-__all__ = ["NAMES", "create"]
+__all__ = ["LIVE_NAMES", "NAMES", "Recording", "create"]

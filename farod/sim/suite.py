@@ -70,7 +70,15 @@ class Suite:
             params=self.policy_params.get(spec.policy),
             future=future,
             train=self.train,
+            recording=self.recording,
         )
+
+    @property
+    def recording(self) -> policies.Recording | None:
+        """The trace's recorded replicas, for ``replay``."""
+        if self.trace.replicas is None:
+            return None
+        return policies.Recording(unit_s=self.trace.unit_s, replicas=dict(zip(self.trace.keys, self.trace.replicas)))
 
     def check(self) -> None:
         """Fail fast: unknown policies, bad parameters or a quota below the jobs' minimums."""
