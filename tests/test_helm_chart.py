@@ -9,7 +9,6 @@ schema of the fields it patches.
 from __future__ import annotations
 
 import json
-import pathlib
 import re
 import shutil
 import subprocess
@@ -24,42 +23,19 @@ from farod import policies
 from farod.actuators.rayservice import read_num_replicas
 from farod.daemon.config import parse_config
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-CHART = ROOT / "helm" / "farod"
+from helm_support import CHART, OPERATOR_API, ROOT, by_kind, helm, render, rules_for_release
+
 EXAMPLE_VALUES = CHART / "examples" / "values-10jobs-32cpu.yaml"
 RAYSERVICE_SCHEMA = json.loads((ROOT / "tests" / "schemas" / "rayservice.schema.json").read_text())
 KUBERNETES_VERSION = "1.30.0"
 EVERY_SWITCH = ["serviceMonitor.enabled=true", "prometheusRule.enabled=true", "rulesConfigMap.enabled=true",
                 "grafana.dashboards.enabled=true", "grafana.alerts.enabled=true",
                 "prometheusRule.additionalLabels.release=kube-prometheus-stack",
-                "quota.fromResourceQuota.name=compute-quota"]
-OPERATOR_API = ["--api-versions", "monitoring.coreos.com/v1"]
-
-
-def _helm() -> str:
-    local = ROOT / ".tools" / "helm"
-    path = str(local) if local.exists() else shutil.which("helm")
-    if path is None:
-        pytest.fail("helm not found: run `make .tools/helm`")
-    return path
-
-
-def helm(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([_helm(), *args], capture_output=True, text=True, cwd=ROOT)
-
-
-def render(*options: str, sets: list[str] = ()) -> list[dict]:
-    result = helm("template", "farod", str(CHART), "--namespace", "ml", *options,
-                  *[arg for value in sets for arg in ("--set", value)])
-    assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-
-
-def by_kind(docs: list[dict]) -> dict[str, list[dict]]:
-    kinds: dict[str, list[dict]] = {}
-    for doc in docs:
-        kinds.setdefault(doc["kind"], []).append(doc)
-    return kinds
+                "quota.fromResourceQuota.name=compute-quota", "priorityClassName=farod-critical",
+                "podAnnotations.team=ml", "extraEnv[0].name=HTTPS_PROXY", "extraEnv[0].value=http://proxy:3128",
+                "topologySpreadConstraints[0].maxSkew=1",
+                "topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone",
+                "topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway", "logLevel=debug"]
 
 
 def _policy_configmap(docs) -> dict:
@@ -84,14 +60,14 @@ def test_lint_strict_passes_for_defaults_and_the_example():
 
 
 def test_defaults_render_the_core_objects(defaults):
-    assert sorted(by_kind(defaults)) == ["ConfigMap", "Deployment", "Role", "RoleBinding", "Service",
-                                         "ServiceAccount"]
+    assert sorted(by_kind(defaults)) == ["ConfigMap", "Deployment", "PodDisruptionBudget", "Role", "RoleBinding",
+                                         "Service", "ServiceAccount"]
 
 
 def test_every_switch_renders_every_object(everything):
     kinds = by_kind(everything)
-    assert sorted(kinds) == ["ConfigMap", "Deployment", "PrometheusRule", "Role", "RoleBinding", "Service",
-                             "ServiceAccount", "ServiceMonitor"]
+    assert sorted(kinds) == ["ConfigMap", "Deployment", "PodDisruptionBudget", "PrometheusRule", "Role",
+                             "RoleBinding", "Service", "ServiceAccount", "ServiceMonitor"]
     assert len(kinds["ConfigMap"]) == 4  # policy, rules, dashboard, Grafana alerts
     assert kinds["PrometheusRule"][0]["metadata"]["labels"]["release"] == "kube-prometheus-stack"
 
@@ -185,6 +161,12 @@ def test_resource_quota_switch_reaches_the_config(everything):
     ("serviceMonitor.interval=soon", "serviceMonitor.interval"),
     ("replicaCnt=1", "Additional property replicaCnt is not allowed"),
     ("jobs[0].application=a,jobs[0].deployment=m,jobs[0].sloMs=-5", "jobs.0.sloMs"),
+    ("logLevel=verbose", "logLevel"),
+    ("priorityClassName=5", "priorityClassName"),
+    ("podDisruptionBudget.maxUnavailable=1", "Additional property maxUnavailable is not allowed"),
+    ("topologySpreadConstraints[0].maxSkew=1", "topologySpreadConstraints.0"),
+    ("extraEnv[0].value=x", "extraEnv.0"),
+    ("alerting.runbookBaseUrl=wiki", "alerting.runbookBaseUrl"),
 ])
 def test_schema_rejects_bad_values(bad, complaint):
     result = helm("template", "farod", str(CHART), "--set", bad)
@@ -227,11 +209,10 @@ def test_readme_documents_every_value():
 def test_rules_have_one_source(everything, tmp_path):
     link = CHART / "files" / "rules"
     assert link.is_symlink() and link.resolve() == (ROOT / "rules").resolve()
-    source = (ROOT / "rules" / "farod.rules.yaml").read_text()
     rule = by_kind(everything)["PrometheusRule"][0]
-    assert rule["spec"] == yaml.safe_load(source)
+    assert rule["spec"] == rules_for_release("farod", "ml")
     rules_configmap = next(d for d in everything if d["metadata"]["name"].endswith("-rules"))
-    assert rules_configmap["data"]["farod.rules.yaml"].strip() == source.strip()
+    assert yaml.safe_load(rules_configmap["data"]["farod.rules.yaml"]) == rules_for_release("farod", "ml")
     # what the operator would load is valid Prometheus rules
     rendered = tmp_path / "rendered.rules.yaml"
     rendered.write_text(yaml.safe_dump(rule["spec"]))
@@ -256,7 +237,7 @@ RECORDED = {rule["record"] for group in yaml.safe_load((ROOT / "rules" / "farod.
 FAROD_METRICS = {"farod_target_replicas", "farod_forecast_requests_per_second", "farod_predicted_latency_seconds",
                  "farod_utility", "farod_quota_used_ratio", "farod_decision_duration_seconds_bucket",
                  "farod_actuation_errors_total", "farod_signal_stale", "farod_policy_info", "farod_leader",
-                 "farod_slo_seconds"}
+                 "farod_slo_seconds", "farod_policy_rejected"}
 
 
 def test_grafana_dashboard_configmap(everything):
@@ -265,9 +246,11 @@ def test_grafana_dashboard_configmap(everything):
     dashboard = json.loads(configmap["data"]["farod.json"])
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
+    assert variables["namespace"]["query"]["query"] == "label_values(farod_target_replicas, namespace)"
+    assert 'namespace=~"$namespace"' in variables["application"]["query"]["query"]
     titles = {panel["title"] for panel in dashboard["panels"]}
     for wanted in ("Request rate and forecast per job", "Replicas vs target", "p99 latency vs SLO", "Utility per job",
-                   "Quota use", "Decision time", "Signal staleness"):
+                   "Quota use", "Decision time", "Signal staleness", "Policy ConfigMap rejected"):
         assert wanted in titles
     for panel in dashboard["panels"]:
         assert panel["datasource"]["uid"] == "${datasource}"
@@ -275,6 +258,9 @@ def test_grafana_dashboard_configmap(everything):
             names = set(re.findall(r"[a-z_:][a-z0-9_:]*(?=[{\[ )]|$)", target["expr"]))
             metrics = {n for n in names if n.startswith("farod_") or ":" in n}
             assert metrics, target["expr"]
+            # every selector filters by the namespace variable, every aggregation keeps namespace
+            assert target["expr"].count("{") == target["expr"].count('{namespace=~"$namespace"'), target["expr"]
+            assert all(by.startswith("namespace") for by in re.findall(r"by \(([^)]*)\)", target["expr"]))
             assert metrics <= FAROD_METRICS | RECORDED, metrics - FAROD_METRICS - RECORDED
 
 
@@ -284,13 +270,13 @@ def test_grafana_alert_provisioning(everything):
     provisioning = yaml.safe_load(configmap["data"]["farod-alerts.yaml"])
     assert provisioning["apiVersion"] == 1
     rules = provisioning["groups"][0]["rules"]
-    alerts = [rule for group in yaml.safe_load((ROOT / "rules" / "farod.rules.yaml").read_text())["groups"]
-              for rule in group["rules"] if "alert" in rule]
+    alerts = [rule for group in rules_for_release("farod", "ml")["groups"] for rule in group["rules"] if "alert" in rule]
     assert [rule["title"] for rule in rules] == [alert["alert"] for alert in alerts]
     for rule, alert in zip(rules, alerts):
         assert rule["data"][0]["model"]["expr"] == alert["expr"]
         assert rule["condition"] == "C" and rule["for"] == alert.get("for", "0s")
         assert "$value " not in json.dumps(rule["annotations"])  # Grafana spells it $values.B.Value
+        assert rule["annotations"]["runbook_url"] == alert["annotations"]["runbook_url"]
     assert len({rule["uid"] for rule in rules}) == len(rules)
 
 

@@ -13,7 +13,8 @@ checks, build the policy with its parameters -- so a config it accepts does not 
 from __future__ import annotations
 
 from farod.daemon.config import load_config
-from farod.daemon.runner import Daemon, build_policy, configure_logging
+from farod.daemon.runner import Daemon, build_policy
+from farod.logs import configure_logging
 
 
 def register(subparsers) -> None:
@@ -36,7 +37,7 @@ def validate_config(args) -> int:
 
 def run_daemon(args) -> int:
     config = load_config(args.config)
-    configure_logging()
+    configure_logging(config.log_level)
     if config.kubernetes.enabled:  # the Helm chart: Lease, ConfigMap watch, ResourceQuota, Events, KubeRay
         from farod.daemon.incluster import run_in_cluster
 

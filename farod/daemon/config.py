@@ -28,6 +28,7 @@ from typing import Any
 
 from farod.credentials import check_transport
 from farod.errors import FarodError
+from farod.logs import LOG_LEVELS
 from farod.policies.base import JobSpec
 from farod.yamlfile import read_yaml
 
@@ -134,6 +135,7 @@ class Config:
     safety: SafetyConfig
     server: ServerConfig
     kubernetes: KubernetesConfig
+    log_level: str = "info"  # farod's and the libraries' log lines below it are dropped
 
     @property
     def jobs_by_key(self) -> dict[str, JobSpec]:
@@ -159,10 +161,13 @@ def parse_config(data: Any, *, policy_names: tuple[str, ...] | None = None) -> C
     safety = _safety(root.section("safety"))
     server = _server(root.section("server"))
     kubernetes = _kubernetes(root.section("kubernetes"))
+    log_level = root.string("log_level", "info")
+    if log_level not in LOG_LEVELS:
+        raise FarodError(f"log_level: must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
     root.done()
     config = Config(prometheus=prometheus, jobs=jobs, quota=quota, quota_resource_quota=resource_quota,
                     policy=policy, forecaster=forecaster, actuator=actuator, intervals=intervals,
-                    safety=safety, server=server, kubernetes=kubernetes)
+                    safety=safety, server=server, kubernetes=kubernetes, log_level=log_level)
     _check_semantics(config, policy_names=_known_policies() if policy_names is None else policy_names)
     return config
 

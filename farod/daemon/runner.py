@@ -28,9 +28,7 @@ over at the next decision). ``Daemon.controller.listeners`` receives every decis
 from __future__ import annotations
 
 import dataclasses
-import logging
 import signal
-import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -54,17 +52,6 @@ from farod.daemon.server import start_server
 from farod.errors import FarodError
 from farod.policies.base import Policy
 from farod.signals.prometheus import PrometheusSignals, PrometheusUnavailable
-
-
-def configure_logging(stream=sys.stdout) -> None:
-    """One JSON object per line: timestamp, level, event and the event's fields."""
-    structlog.configure(
-        processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True),
-                    structlog.processors.JSONRenderer(sort_keys=False)],
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        cache_logger_on_first_use=False,
-    )
 
 
 def build_policy(config: Config, *, quota: Mapping[str, float],

@@ -54,13 +54,24 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if .Capabilities.APIVersions.Has "monitoring.coreos.com/v1" }}true{{ end }}
 {{- end }}
 
-{{/* farod's rules, read from the one source (rules/ through the files/rules symlink). */}}
+{{/*
+farod's rules, read from the one source (rules/ through the files/rules symlink), with two
+release-specific parts: FarodDown watches this release's scrape job in this namespace (the
+source's `up{job="farod"}`), and runbook links point at alerting.runbookBaseUrl.
+*/}}
 {{- define "farod.rulesText" -}}
 {{- $text := .Files.Get "files/rules/farod.rules.yaml" }}
 {{- if not $text }}
 {{- fail "files/rules/farod.rules.yaml is missing: the chart must be packaged with helm/farod/files/rules -> ../../../rules" }}
 {{- end }}
-{{- $text }}
+{{- $ownJob := "up{job=\"farod\"}" }}
+{{- $sourceRunbooks := "https://github.com/farod/farod/blob/main/rules/README.md" }}
+{{- if not (and (contains $ownJob $text) (contains $sourceRunbooks $text)) }}
+{{- fail "files/rules/farod.rules.yaml no longer selects up{job=\"farod\"} or links the runbooks: update farod.rulesText" }}
+{{- end }}
+{{- $job := .Values.alerting.scrapeJob | default (include "farod.fullname" .) }}
+{{- $text = replace $ownJob (printf "up{job=%s, namespace=%s}" ($job | quote) (.Release.Namespace | quote)) $text }}
+{{- replace $sourceRunbooks .Values.alerting.runbookBaseUrl $text }}
 {{- end }}
 
 {{/*
@@ -68,6 +79,7 @@ farod's config file (the schema of config/farod.example.yaml) rendered from the 
 Values go through toJson, which is valid YAML and keeps nulls, numbers and strings exact.
 */}}
 {{- define "farod.config" -}}
+log_level: {{ .Values.logLevel | toJson }}
 prometheus:
   url: {{ .Values.prometheus.url | toJson }}
   bearer_token_file: {{ .Values.prometheus.bearerTokenFile | toJson }}

@@ -1,0 +1,90 @@
+"""helm/farod's pod switches, each rendered on and off: PodDisruptionBudget, priorityClassName,
+topologySpreadConstraints, extraEnv, podAnnotations, logLevel."""
+
+from __future__ import annotations
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from farod.daemon.config import parse_config
+from helm_support import CHART, by_kind, helm, render
+
+KUBERNETES_VERSION = "1.30.0"
+
+
+def pod_spec(docs: list[dict]) -> dict:
+    return by_kind(docs)["Deployment"][0]["spec"]["template"]["spec"]
+
+
+def farod_config(docs: list[dict]):
+    configmap = next(doc for doc in docs if doc["kind"] == "ConfigMap" and "farod.yaml" in doc.get("data", {}))
+    return parse_config(yaml.safe_load(configmap["data"]["farod.yaml"]))
+
+
+@pytest.mark.parametrize("sets, budget", [
+    ([], True),  # default: 2 replicas
+    (["replicaCount=3"], True),
+    (["replicaCount=1"], False),  # a budget on one pod would block every node drain
+    (["podDisruptionBudget.enabled=false"], False),
+])
+def test_pod_disruption_budget_only_with_more_than_one_replica(sets, budget):
+    docs = render(sets=sets)
+    pdbs = by_kind(docs).get("PodDisruptionBudget", [])
+    assert len(pdbs) == int(budget)
+    if budget:
+        pdb = pdbs[0]
+        kubernetes_validate.validate(pdb, KUBERNETES_VERSION, strict=True)
+        assert pdb["spec"]["minAvailable"] == 1
+        pod_labels = by_kind(docs)["Deployment"][0]["spec"]["template"]["metadata"]["labels"]
+        assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+
+
+def test_pod_disruption_budget_takes_a_percentage():
+    pdb = by_kind(render(sets=["podDisruptionBudget.minAvailable=50%"]))["PodDisruptionBudget"][0]
+    assert pdb["spec"]["minAvailable"] == "50%"
+
+
+def test_priority_class_name():
+    assert "priorityClassName" not in pod_spec(render())
+    assert pod_spec(render(sets=["priorityClassName=farod-critical"]))["priorityClassName"] == "farod-critical"
+
+
+def test_topology_spread_constraints_select_the_pods_unless_told_otherwise():
+    assert "topologySpreadConstraints" not in pod_spec(render())
+    zone = ["topologySpreadConstraints[0].maxSkew=1", "topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway",
+            "topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone"]
+    docs = render(sets=zone)
+    [constraint] = pod_spec(docs)["topologySpreadConstraints"]
+    assert constraint["topologyKey"] == "topology.kubernetes.io/zone" and constraint["maxSkew"] == 1
+    assert constraint["labelSelector"]["matchLabels"] == {"app.kubernetes.io/name": "farod",
+                                                          "app.kubernetes.io/instance": "farod"}
+    kubernetes_validate.validate(by_kind(docs)["Deployment"][0], KUBERNETES_VERSION, strict=True)
+    own = render(sets=[*zone, "topologySpreadConstraints[0].labelSelector.matchLabels.tier=control"])
+    assert pod_spec(own)["topologySpreadConstraints"][0]["labelSelector"] == {"matchLabels": {"tier": "control"}}
+
+
+def test_extra_env_follows_the_chart_env():
+    container = pod_spec(render(sets=["extraEnv[0].name=HTTPS_PROXY", "extraEnv[0].value=http://proxy:3128"]))[
+        "containers"][0]
+    names = [env["name"] for env in container["env"]]
+    assert names == ["POD_NAME", "POD_NAMESPACE", "HTTPS_PROXY"]
+    assert container["env"][-1]["value"] == "http://proxy:3128"
+
+
+def test_pod_annotations():
+    metadata = by_kind(render(sets=["podAnnotations.team=ml"]))["Deployment"][0]["spec"]["template"]["metadata"]
+    assert metadata["annotations"]["team"] == "ml"
+
+
+@pytest.mark.parametrize("level", ["debug", "info", "warning", "error"])
+def test_log_level_reaches_the_config(level):
+    assert farod_config(render(sets=[f"logLevel={level}"])).log_level == level
+
+
+def test_lint_strict_with_every_switch():
+    result = helm("lint", "--strict", str(CHART), "--set", "priorityClassName=p,logLevel=debug,replicaCount=3",
+                  "--set", "extraEnv[0].name=A,extraEnv[0].value=b,podAnnotations.a=b",
+                  "--set", "topologySpreadConstraints[0].maxSkew=1,topologySpreadConstraints[0].topologyKey=k,"
+                           "topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule")
+    assert result.returncode == 0, result.stdout + result.stderr
