@@ -19,7 +19,8 @@ import numpy as np
 import yaml
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from farod.policies.base import Decision, JobSpec, Observation, Policy
+from farod.jobs import JobSpec
+from farod.policies.base import Decision, Observation, Policy
 from farod.signals.prometheus import SIGNALS, JobSignals, PrometheusUnavailable, Reading
 
 JOBS = {key: JobSpec(application=key.split("/")[0], deployment="m", slo_ms=500, service_time_ms=100, max_replicas=8)

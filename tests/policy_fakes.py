@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from farod.policies.base import JobObservation, JobSpec, Observation
+from farod.jobs import JobSpec
+from farod.policies.base import JobObservation, Observation
 
 
 def spec(app: str = "a", **fields) -> JobSpec:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from farod.actuators.guard import fit_quota, limit_steps, ordered_changes, quota_used
-from farod.policies.base import JobSpec
+from farod.jobs import JobSpec
 
 JOBS = {key: JobSpec(application=key, deployment="m", slo_ms=500, min_replicas=1) for key in ("a", "b", "c")}
 GPU_JOBS = {"g": JobSpec(application="g", deployment="m", slo_ms=500, resources={"cpu": 2, "gpu": 1})}

@@ -11,7 +11,7 @@ from farod.actuators.base import ActuationError
 from farod.actuators.rayserve import RayServeActuator
 from farod.daemon.controller import Controller
 from farod.daemon.metrics import DaemonMetrics
-from farod.policies.base import JobSpec
+from farod.jobs import JobSpec
 
 JOBS = {f"{app}/m": JobSpec(application=app, deployment="m", slo_ms=500, service_time_ms=100)
         for app in ("ext1", "ext2", "decl")}

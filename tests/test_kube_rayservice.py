@@ -13,7 +13,7 @@ from fakekube import FakeKube
 
 from farod.actuators.base import ActuationError, DeploymentState
 from farod.actuators.rayservice import RayServiceActuator, rewrite_num_replicas
-from farod.policies.base import JobSpec
+from farod.jobs import JobSpec
 
 SCHEMA = json.loads((pathlib.Path(__file__).parent / "schemas" / "rayservice.schema.json").read_text())
 

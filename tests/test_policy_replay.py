@@ -8,7 +8,8 @@ import pytest
 from farod import policies
 from farod.cli import main
 from farod.errors import FarodError
-from farod.policies.base import Decision, JobObservation, JobSpec, Observation, Policy
+from farod.jobs import JobSpec
+from farod.policies.base import Decision, JobObservation, Observation, Policy
 from farod.policies.replay import Recording
 from farod.sim.engine import Scenario, run
 from farod.sim.suite import RunSpec, Suite, run_one

@@ -46,7 +46,7 @@ def test_malformed_trace_line_is_named(capsys, tmp_path):
 
 def test_quota_below_the_minimums(capsys, tiny_trace):
     line = one_error_line(capsys, ["simulate", "--trace", tiny_trace, "--jobs", "6", "--cpus", "5", "--policy", "aiad"])
-    assert "quota: cpu 5 is below the jobs' minimum replicas (6)" in line
+    assert "quota.cpu: 5 is below the 6 the jobs' min_replicas need" in line
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from farod.errors import FarodError
-from farod.policies.base import JobSpec
+from farod.jobs import JobSpec
 from farod.sim import kernel
 from farod.sim.cluster import Cluster, Timing, shape_of
 from farod.sim.config import load_config, parse_config

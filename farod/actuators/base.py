@@ -13,7 +13,7 @@ import abc
 import dataclasses
 from collections.abc import Mapping
 
-from farod.policies.base import JobSpec
+from farod.jobs import JobSpec
 
 
 class ActuationError(Exception):

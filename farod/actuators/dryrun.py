@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from farod.actuators.base import Actuator, DeploymentState
-from farod.policies.base import JobSpec
+from farod.jobs import JobSpec
 
 
 class DryRunActuator(Actuator):

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from farod.policies.base import JobSpec
-from farod.policies.resources import remaining
+from farod.jobs import JobSpec
+from farod.jobs import remaining
 
 
 def fit_quota(targets: Mapping[str, int], *, current: Mapping[str, int], jobs: Mapping[str, JobSpec],

@@ -43,7 +43,7 @@ from farod.actuators.base import ActuationError, Actuator, DeploymentState
 from farod.actuators.guard import ordered_changes
 from farod.credentials import api_session, failure_reason, redactor
 from farod.errors import FarodError
-from farod.policies.base import JobSpec
+from farod.jobs import JobSpec
 
 APPLICATIONS_PATH = "/api/serve/applications/"
 _PRESERVED_TOP_LEVEL = ("proxy_location", "http_options", "grpc_options", "target_capacity")

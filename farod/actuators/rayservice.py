@@ -34,7 +34,7 @@ import urllib3
 import yaml
 
 from farod.actuators.base import Actuator, ActuationError, DeploymentState
-from farod.policies.base import JobSpec
+from farod.jobs import JobSpec
 
 GROUP, VERSION, PLURAL = "ray.io", "v1", "rayservices"
 

@@ -28,8 +28,8 @@ from typing import Any
 
 from farod.credentials import check_transport
 from farod.errors import FarodError
+from farod.jobs import JobSpec, require_minimums_fit
 from farod.logs import LOG_LEVELS
-from farod.policies.base import JobSpec
 from farod.yamlfile import read_yaml
 
 ACTUATOR_KINDS = ("rayserve", "rayservice", "dry-run")
@@ -414,10 +414,7 @@ def _check_semantics(config: Config, *, policy_names: tuple[str, ...]) -> None:
         if job.key in seen:
             raise FarodError(f"jobs[{index}]: {job.key} is already jobs[{seen[job.key]}]")
         seen[job.key] = index
-    for resource, amount in config.quota.items():
-        floor = sum(job.min_replicas * job.resources.get(resource, 0.0) for job in config.jobs)
-        if floor > amount:
-            raise FarodError(f"quota.{resource}: {amount:g} is below the {floor:g} the jobs' min_replicas need")
+    require_minimums_fit(config.jobs, config.quota)
     if config.quota_resource_quota and not config.kubernetes.enabled:
         raise FarodError("quota.from_resource_quota: needs kubernetes.enabled: true (farod reads it in the cluster)")
     if config.actuator.kind == "rayservice" and not config.kubernetes.enabled:

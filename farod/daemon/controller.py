@@ -49,7 +49,8 @@ from farod.daemon.config import SafetyConfig
 from farod.daemon.history import ArrivalHistory
 from farod.daemon.metrics import DaemonMetrics
 from farod.errors import FarodError
-from farod.policies.base import Decision, JobObservation, JobSpec, Observation, Policy
+from farod.jobs import JobSpec
+from farod.policies.base import Decision, JobObservation, Observation, Policy
 from farod.signals.prometheus import SIGNALS, JobSignals, PrometheusSignals, PrometheusUnavailable
 
 LOGGED_HISTORY_STEPS = 120  # history steps a plan's log line carries (the forecasters' recent context)

@@ -35,7 +35,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from farod.errors import FarodError
-from farod.policies.base import JobSpec
+from farod.jobs import JobSpec
 from farod.signals.prometheus import PrometheusSignals
 
 DAY_S = 86400

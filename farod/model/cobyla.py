@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize
 
+from farod.jobs import usage
 from farod.model.problem import PlanProblem
 from farod.model.tables import JobArrays, batch_utility, quota_limits
 from farod.model.utility import objective_value
@@ -46,8 +47,8 @@ def _continuous(problem: PlanProblem, arrays: JobArrays) -> tuple[np.ndarray, np
     def split(x):
         return x[:n], (np.clip(x[n:], 0.0, 1.0) if dropping else np.ones(n))
 
-    constraints = [{"type": "ineq", "fun": lambda x, r=r: problem.quota[r] - sum(
-        c * job.resources.get(r, 0.0) for c, job in zip(x[:n], jobs))} for r in problem.quota]
+    constraints = [{"type": "ineq", "fun": lambda x, r=r: problem.quota[r] - usage(zip(jobs, x[:n]), [r])[r]}
+                   for r in problem.quota]
     bounds = list(zip(low, high)) + ([(0.0, 1.0)] * n if dropping else [])
     x0 = np.concatenate([start, np.ones(n)]) if dropping else start
     result = optimize.minimize(lambda x: -_objective(problem, arrays, *split(x)), x0, method="COBYLA",

@@ -23,13 +23,14 @@ from collections.abc import Mapping
 import numpy as np
 
 from farod.errors import FarodError, require
+from farod.jobs import JobShape, fits, minimum_usage, require_minimums_fit, usage
 from farod.model.queueing import DEFAULT_MAX_RHO, DEFAULT_PERCENTILE
 from farod.model.utility import OBJECTIVES, UTILITIES
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class PlanJob:
-    """One job of a plan: its load forecast (requests/s per step), SLO, bounds and resources.
+class PlanJob(JobShape):
+    """One job of a plan: a :class:`~farod.jobs.JobShape` with its load forecast (requests/s per step).
 
     ``startup_steps`` is how many forecast steps new replicas need before they serve: in step ``t`` a
     fraction ``clip(startup_steps - t, 0, 1)`` of the step runs with only ``min(c, current_replicas)``.
@@ -37,13 +38,8 @@ class PlanJob:
 
     name: str
     service_time_ms: float
-    slo_ms: float
     rates: np.ndarray
     current_replicas: int | None = None
-    min_replicas: int = 1
-    max_replicas: int | None = None
-    resources: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1.0})
-    weight: float = 1.0
     startup_steps: float = 0.0
 
     def __post_init__(self):
@@ -93,27 +89,26 @@ class PlanProblem:
         for job in self.jobs:
             for resource in sorted(set(job.resources) - set(self.quota)):
                 raise FarodError(f"job {job.name!r}: resources.{resource}: not in the quota")
-        for resource, needed in self.minimum_usage.items():
-            amount = self.quota[resource]
-            require(needed <= amount + 1e-9,
-                     f"quota.{resource}: {amount:g} is below the jobs' minimum replicas, which need {needed:g}")
+        require_minimums_fit(self.jobs, self.quota)
 
     @functools.cached_property
     def minimum_usage(self) -> dict[str, float]:
         """Resources the jobs' minimum replicas need, per quota resource."""
-        return {r: sum(job.min_replicas * job.resources.get(r, 0.0) for job in self.jobs) for r in self.quota}
+        return minimum_usage(self.jobs, self.quota)
 
     @property
     def resources(self) -> tuple[str, ...]:
         return tuple(self.quota)
 
+    def placement(self, allocation: Mapping[str, int]) -> list[tuple[PlanJob, int]]:
+        return [(job, allocation[job.name]) for job in self.jobs]
+
     def usage(self, allocation: Mapping[str, int]) -> dict[str, float]:
         """Resources an allocation uses, per quota resource."""
-        return {r: sum(allocation[j.name] * j.resources.get(r, 0.0) for j in self.jobs) for r in self.quota}
+        return usage(self.placement(allocation), self.quota)
 
     def fits(self, allocation: Mapping[str, int]) -> bool:
-        used = self.usage(allocation)
-        return all(used[r] <= self.quota[r] + 1e-9 for r in self.quota)
+        return fits(self.quota, self.placement(allocation))
 
 
 def problem_from_dict(data) -> PlanProblem:

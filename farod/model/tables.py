@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from farod.jobs import fitting_replicas, remaining
 from farod.model.problem import PlanJob, PlanProblem
 from farod.model.queueing import latency
 from farod.model.utility import ACCEPT_RATES, drop_penalty, utility
@@ -101,15 +102,8 @@ def batch_utility(problem: PlanProblem, arrays: JobArrays, replicas, accept_rate
 
 def quota_limits(problem: PlanProblem) -> np.ndarray:
     """Most replicas each job can get while every other job sits at its minimum (and its own max)."""
-    limits = []
-    minimum_usage = problem.minimum_usage
-    for job in problem.jobs:
-        limit = np.inf if job.max_replicas is None else job.max_replicas
-        for resource, amount in job.resources.items():
-            others = minimum_usage[resource] - job.min_replicas * amount
-            limit = min(limit, np.floor((problem.quota[resource] - others) / amount + 1e-9))
-        limits.append(int(max(limit, job.min_replicas)))
-    return np.array(limits)
+    free = remaining(problem.quota, [(job, job.min_replicas) for job in problem.jobs])
+    return np.array([job.bounded(job.min_replicas + fitting_replicas(job, free)) for job in problem.jobs])
 
 
 def _best_over_accept_rates(problem: PlanProblem, arrays: JobArrays, replicas: np.ndarray):

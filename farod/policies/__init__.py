@@ -41,7 +41,8 @@ from typing import Any
 import numpy as np
 
 from farod.errors import FarodError
-from farod.policies.base import JobSpec, Policy
+from farod.jobs import JobSpec
+from farod.policies.base import Policy
 from farod.policies.fairshare import FairShare
 from farod.policies.faro import Faro, FaroParams, OracleParams
 from farod.policies.guards import Guarded, StepLimits

@@ -28,24 +28,7 @@ from typing import ClassVar
 
 import numpy as np
 
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class JobSpec:
-    """A served model: one Ray Serve (application, deployment) pair with its SLO and resources."""
-
-    application: str
-    deployment: str
-    slo_ms: float
-    service_time_ms: float | None = None  # None: learned from the observed processing latency
-    min_replicas: int = 1
-    max_replicas: int | None = None
-    weight: float = 1.0
-    resources: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1.0})
-
-    @property
-    def key(self) -> str:
-        """The job's name everywhere (records, metrics labels are the two parts)."""
-        return f"{self.application}/{self.deployment}"
+from farod.jobs import JobSpec
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -72,7 +55,7 @@ class Observation:
     """One snapshot of the cluster, as a live deployment could see it."""
 
     now: float  # seconds on the injected clock (simulated or wall)
-    jobs: Mapping[str, JobObservation]  # by JobSpec.key
+    jobs: Mapping[str, JobObservation]  # by farod.jobs.JobSpec.key
     quota: Mapping[str, float]  # e.g. {"cpu": 32}
     window_s: float = 30.0  # the span the latency/rate readings cover
 

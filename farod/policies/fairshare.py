@@ -2,7 +2,8 @@
 
 Example::
 
-    >>> from farod.policies.base import JobSpec, Observation
+    >>> from farod.jobs import JobSpec
+    >>> from farod.policies.base import Observation
     >>> jobs = {f"app{i}/m": JobSpec(application=f"app{i}", deployment="m", slo_ms=720) for i in range(10)}
     >>> policy = FairShare(jobs=jobs, quota={"cpu": 32}, params=FairShareParams())
     >>> set(policy.react(Observation(now=0, jobs={}, quota={"cpu": 32})).replicas.values())
@@ -19,9 +20,9 @@ import dataclasses
 from collections.abc import Mapping
 
 from farod.errors import require
-from farod.policies.base import Decision, JobSpec, Observation
+from farod.jobs import JobSpec, fitting_replicas
+from farod.policies.base import Decision, Observation
 from farod.policies.params import Configured
-from farod.policies.resources import fitting_replicas
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

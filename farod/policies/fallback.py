@@ -3,7 +3,8 @@
 Example::
 
     >>> import numpy as np
-    >>> from farod.policies.base import JobObservation, JobSpec, Observation
+    >>> from farod.jobs import JobSpec
+    >>> from farod.policies.base import JobObservation, Observation
     >>> fallback = ReactiveFallback(jobs={"a/m": JobSpec(application="a", deployment="m", slo_ms=720)})
     >>> hot = lambda t: Observation(now=t, quota={"cpu": 8}, jobs={"a/m": JobObservation(
     ...     history=np.zeros(0), mean_latency_ms=900.0, replicas=2, running_replicas=2)})
@@ -29,9 +30,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from farod.policies.base import Decision, JobSpec, Observation
+from farod.jobs import JobSpec, fitting_replicas, remaining
+from farod.policies.base import Decision, Observation
 from farod.policies.hysteresis import Hysteresis, latency_direction
-from farod.policies.resources import fitting_replicas, remaining
 
 
 class ReactiveFallback:

@@ -2,7 +2,8 @@
 
 Example::
 
-    >>> from farod.policies.base import JobObservation, JobSpec, Observation
+    >>> from farod.jobs import JobSpec
+    >>> from farod.policies.base import JobObservation, Observation
     >>> jobs = {f"{app}/m": JobSpec(application=app, deployment="m", slo_ms=720, service_time_ms=180) for app in "ab"}
     >>> policy = Faro(jobs=jobs, quota={"cpu": 8}, params=FaroParams(forecaster="last"), objective="sum")
     >>> seen = {"a/m": JobObservation(history=np.full(30, 1800.0), replicas=2),  # 30 req/s
@@ -54,12 +55,12 @@ from collections.abc import Mapping
 import numpy as np
 
 from farod.errors import FarodError, require
+from farod.jobs import JobSpec, fitting_replicas, remaining
 from farod.model import solver
 from farod.model.problem import PlanJob, PlanProblem
 from farod.model.utility import OBJECTIVES, UTILITIES
-from farod.policies.base import Decision, JobPlan, JobSpec, Observation
+from farod.policies.base import Decision, JobPlan, Observation
 from farod.policies.predictive import ForecastParams, JobForecast, Predictive
-from farod.policies.resources import fitting_replicas, remaining
 
 # Objectives that penalize the spread between jobs: they may decline a replica that would widen it.
 _SPREAD_OBJECTIVES = ("fairsum",)
@@ -158,15 +159,11 @@ class Faro(Predictive):
     def _problem(self, observation, forecasts, quota, quantile, floors) -> PlanProblem:
         jobs = tuple(
             PlanJob(
+                **(self.jobs[key].shape() | {"min_replicas": floors[key]}),
                 name=key,
                 service_time_ms=self.service_time_ms(key),
-                slo_ms=self.jobs[key].slo_ms,
                 rates=forecast.at(quantile),
                 current_replicas=observation.jobs[key].replicas,
-                min_replicas=floors[key],
-                max_replicas=self.jobs[key].max_replicas,
-                resources=self.jobs[key].resources,
-                weight=self.jobs[key].weight,
                 startup_steps=self.params.startup_s / self.params.step_s,
             )
             for key, forecast in forecasts.items()

@@ -4,7 +4,8 @@ Example::
 
     >>> import numpy as np
     >>> from farod.policies import create
-    >>> from farod.policies.base import JobObservation, JobSpec, Observation
+    >>> from farod.jobs import JobSpec
+    >>> from farod.policies.base import JobObservation, Observation
     >>> jobs = {"a/m": JobSpec(application="a", deployment="m", slo_ms=720, max_replicas=8)}
     >>> policy = create("oneshot", jobs=jobs, quota={"cpu": 32}, params={"upscale_delay_s": 0, "max_scale_up": 2})
     >>> hot = JobObservation(history=np.zeros(0), mean_latency_ms=7200.0, replicas=1)
@@ -29,7 +30,8 @@ from __future__ import annotations
 import dataclasses
 
 from farod.errors import require
-from farod.policies.base import Decision, JobSpec, Observation, Policy
+from farod.jobs import JobSpec
+from farod.policies.base import Decision, Observation, Policy
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -75,6 +77,4 @@ class Guarded(Policy):
             wanted = min(wanted, current + self.limits.max_scale_up)
         if self.limits.max_scale_down:
             wanted = max(wanted, current - self.limits.max_scale_down)
-        if job.max_replicas is not None:
-            wanted = min(wanted, job.max_replicas)
-        return max(wanted, job.min_replicas)
+        return job.bounded(wanted)

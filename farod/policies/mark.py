@@ -2,7 +2,8 @@
 
 Example::
 
-    >>> from farod.policies.base import JobObservation, JobSpec, Observation
+    >>> from farod.jobs import JobSpec
+    >>> from farod.policies.base import JobObservation, Observation
     >>> jobs = {"a/m": JobSpec(application="a", deployment="m", slo_ms=720, service_time_ms=180)}
     >>> policy = Mark(jobs=jobs, quota={"cpu": 32}, params=MarkParams(forecaster="last"))
     >>> seen = JobObservation(history=np.full(30, 1200.0), replicas=1)  # 20 req/s
@@ -24,7 +25,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from farod.errors import require
-from farod.policies.base import Decision, JobPlan, JobSpec, Observation
+from farod.jobs import JobSpec
+from farod.policies.base import Decision, JobPlan, Observation
 from farod.policies.predictive import ForecastParams, JobForecast, Predictive
 
 

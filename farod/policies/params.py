@@ -26,7 +26,8 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from farod.errors import FarodError
-from farod.policies.base import JobSpec, Policy
+from farod.jobs import JobSpec
+from farod.policies.base import Policy
 
 P = TypeVar("P")
 

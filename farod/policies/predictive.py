@@ -30,7 +30,8 @@ import numpy as np
 
 from farod import forecast
 from farod.errors import require
-from farod.policies.base import Decision, JobObservation, JobSpec, Observation
+from farod.jobs import JobSpec
+from farod.policies.base import Decision, JobObservation, Observation
 from farod.policies.fallback import ReactiveFallback
 from farod.policies.params import Configured
 

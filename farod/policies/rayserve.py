@@ -3,7 +3,8 @@
 Example::
 
     >>> import numpy as np
-    >>> from farod.policies.base import JobObservation, JobSpec, Observation
+    >>> from farod.jobs import JobSpec
+    >>> from farod.policies.base import JobObservation, Observation
     >>> jobs = {"a/m": JobSpec(application="a", deployment="m", slo_ms=720)}
     >>> policy = RayServe(jobs=jobs, quota={"cpu": 32}, params=RayServeParams(upscale_delay_s=0))
     >>> busy = JobObservation(history=np.zeros(0), ongoing_requests=9.0, replicas=3, running_replicas=3)
@@ -35,10 +36,10 @@ import math
 from collections.abc import Mapping
 
 from farod.errors import require
-from farod.policies.base import Decision, JobObservation, JobSpec, Observation
+from farod.jobs import JobSpec, fitting_replicas
+from farod.policies.base import Decision, JobObservation, Observation
 from farod.policies.hysteresis import Hysteresis
 from farod.policies.params import Configured
-from farod.policies.resources import fitting_replicas
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

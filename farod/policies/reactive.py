@@ -30,10 +30,10 @@ import math
 from collections.abc import Mapping
 
 from farod.errors import require
-from farod.policies.base import Decision, JobObservation, JobSpec, Observation
+from farod.jobs import JobSpec, fitting_replicas
+from farod.policies.base import Decision, JobObservation, Observation
 from farod.policies.hysteresis import Hysteresis, latency_direction
 from farod.policies.params import Configured
-from farod.policies.resources import fitting_replicas
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -24,7 +24,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from farod.errors import FarodError, require
-from farod.policies.base import Decision, JobSpec, Observation
+from farod.jobs import JobSpec
+from farod.policies.base import Decision, Observation
 from farod.policies.params import Configured
 
 

@@ -47,7 +47,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from farod.policies.base import JobSpec
+from farod.jobs import JobSpec
 from farod.signals.client import PrometheusClient, PrometheusUnavailable
 
 __all__ = ["SIGNALS", "REQUIRED_SIGNALS", "JobSignals", "PrometheusSignals", "PrometheusUnavailable", "Reading",

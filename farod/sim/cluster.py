@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 
-from farod.policies.base import JobSpec
+from farod.jobs import JobSpec
 from farod.sim import kernel
 from farod.sim.kernel import KernelState
 

@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from farod.errors import FarodError
-from farod.policies.base import JobSpec
+from farod.jobs import JobShape, JobSpec
 from farod.yamlfile import read_yaml
 
 
@@ -62,16 +62,12 @@ FARO_PROXY = ShiftedLognormal(shape=0.4808, loc_ms=3.49, scale_ms=0.99)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class JobConfig:
-    """What one job's model needs: its service time distribution, SLO, resources and bounds."""
+class JobConfig(JobShape):
+    """A :class:`~farod.jobs.JobShape` with the distribution of its service time, as the simulator serves it."""
 
     service: ShiftedLognormal = FARO_SERVICE
     profiled_service_ms: float | None = None  # told to the policies; None: the true mean of ``service``
     slo_ms: float = 720.0
-    resources: Mapping[str, float] = dataclasses.field(default_factory=lambda: {"cpu": 1.0})
-    min_replicas: int = 1
-    max_replicas: int | None = None
-    weight: float = 1.0
 
     @property
     def told_service_ms(self) -> float:
@@ -80,16 +76,8 @@ class JobConfig:
     def spec(self, key: str) -> JobSpec:
         """The policy's view: the service time it is told (the profile, by default the true mean)."""
         application, _, deployment = key.partition("/")
-        return JobSpec(
-            application=application,
-            deployment=deployment,
-            slo_ms=self.slo_ms,
-            service_time_ms=self.told_service_ms,
-            min_replicas=self.min_replicas,
-            max_replicas=self.max_replicas,
-            weight=self.weight,
-            resources=dict(self.resources),
-        )
+        return JobSpec(application=application, deployment=deployment, service_time_ms=self.told_service_ms,
+                       **self.shape())
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -45,8 +45,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from farod.errors import FarodError
-from farod.policies.base import Decision, JobObservation, JobSpec, Observation, Policy
-from farod.policies.resources import UNLIMITED, fitting_replicas
+from farod.jobs import UNLIMITED, JobSpec, fitting_replicas, require_minimums_fit
+from farod.policies.base import Decision, JobObservation, Observation, Policy
 from farod.sim import kernel
 from farod.sim.cluster import Cluster, Timing
 from farod.sim.config import SimConfig
@@ -67,10 +67,7 @@ class Scenario:
     def jobs(self) -> dict[str, JobSpec]:
         """The jobs' specs, in trace order, as the policy is built with them."""
         specs = {key: self.config.job(key).spec(key) for key in self.trace.keys}
-        for resource, amount in self.quota.items():
-            needed = sum(spec.min_replicas * spec.resources.get(resource, 0.0) for spec in specs.values())
-            if needed > amount + 1e-9:
-                raise FarodError(f"quota: {resource} {amount:g} is below the jobs' minimum replicas ({needed:g})")
+        require_minimums_fit(specs.values(), self.quota)
         for key, spec in specs.items():
             if fitting_replicas(spec, self.quota) >= UNLIMITED:
                 raise FarodError(f"quota: no quota resource limits the replicas of job {key}")
