@@ -40,9 +40,11 @@ def register(subparsers) -> None:
     simulate.set_defaults(handler=run_simulate)
 
     compare = subparsers.add_parser("compare", help="compare policies x quotas x seeds on a trace")
-    compare.add_argument("--cpus", type=_list_of(_positive_number), required=True, help="CPU quotas, e.g. 32,36")
-    compare.add_argument("--policies", type=_list_of(str), required=True,
-                         help="e.g. fairshare,aiad,faro-sum (an unknown name lists the known ones)")  # fmt: skip
+    compare.add_argument("--cpus", type=_list_of(_positive_number), default=None,
+                         help="CPU quotas, e.g. 32,36 (required unless --from-config has a CPU quota)")  # fmt: skip
+    compare.add_argument("--policies", type=_list_of(str), default=None,
+                         help="e.g. fairshare,aiad,faro-sum (an unknown name lists the known ones); default with "
+                              "--from-config: its policy, and replay when the trace records replicas")  # fmt: skip
     compare.add_argument("--seeds", type=_list_of(_integer), default=_list_of(_integer)(DEFAULT_SEEDS),
                          help=f"one run per seed (default {DEFAULT_SEEDS})")  # fmt: skip
     _common(compare)
@@ -55,6 +57,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="earlier days for the forecasters (default with the bundled trace: the bundled CSV; "
                              "'none' for none)")  # fmt: skip
     parser.add_argument("--config", default=None, metavar="FILE", help="simulation parameters (YAML or JSON)")
+    parser.add_argument("--from-config", default=None, metavar="FARODYAML",
+                        help="jobs, SLOs, bounds, resources, quota and policy parameters from a daemon config")  # fmt: skip
     parser.add_argument("--unit-time", type=_positive_number, default=60.0, metavar="SECONDS",
                         help="seconds per trace line")  # fmt: skip
     parser.add_argument("--jobs", type=_positive_integer, default=None, help="replicate the trace's jobs to N jobs")
@@ -72,6 +76,10 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    if not args.from_config:
+        for flag, value in (("--cpus", args.cpus), ("--policies", args.policies)):
+            if value is None:
+                raise FarodError(f"compare: {flag} is required (or --from-config)")
     return _run(args, policies=args.policies, cpus=args.cpus, seeds=args.seeds, name="compare")
 
 
@@ -80,14 +88,19 @@ def _run(args: argparse.Namespace, *, policies: list[str], cpus: list[float], se
     from farod.sim.suite import Suite, execute
 
     trace = _trace(args)
+    train = _train(trace, args)
+    if args.from_config:
+        trace, config, policies, cpus, params = _from_config(args, trace, policies=policies, cpus=cpus)
+    else:
+        config, params = _config(args.config), _params_by_policy(args.policy_params, policies)
     suite = Suite(
         trace=trace,
         policies=list(dict.fromkeys(policies)),
         cpus=list(dict.fromkeys(cpus)),
         seeds=list(dict.fromkeys(seeds)),
-        config=_config(args.config),
-        policy_params=_params_by_policy(args.policy_params, policies),
-        train=_train(trace, args),
+        config=config,
+        policy_params=params,
+        train={key: days for key, days in (train or {}).items() if key in trace.keys} or None,
     )
     suite.check()
     json_path = args.json or (os.path.join(args.out, f"{name}.json") if args.out else None)
@@ -144,6 +157,27 @@ def _config(path: str | None):
     from farod.sim.config import load_config
 
     return load_config(path)
+
+
+def _from_config(args: argparse.Namespace, trace, *, policies: list[str] | None, cpus: list[float] | None):
+    """The trace cut to the daemon config's jobs, the simulator config, policies, quotas and parameters."""
+    from farod.sim.config import parse_config
+    from farod.traces.from_config import from_daemon_config, policy_params
+    from farod.yamlfile import read_yaml
+
+    setup = from_daemon_config(args.from_config, trace, base=read_yaml(args.config) if args.config else None)
+    for notice in setup.notices:
+        print(f"farod: notice: {notice}", file=sys.stderr)
+    if cpus is None:
+        if setup.cpus is None:
+            raise FarodError(f"--cpus: {args.from_config} takes its quota from a ResourceQuota; give the CPUs")
+        cpus = [setup.cpus]
+    if policies is None:
+        policies = [setup.policy] + (["replay"] if setup.trace.replicas is not None else [])
+    params = policy_params(setup.config, policies)
+    for policy, given in _params_by_policy(args.policy_params, policies).items():
+        params[policy] = {**params.get(policy, {}), **given}
+    return setup.trace, parse_config(setup.sim_config), policies, cpus, params
 
 
 def _params_by_policy(params: dict, policies: list[str]) -> dict:

@@ -58,22 +58,25 @@ def build_policy(config: Config, *, quota: Mapping[str, float],
                  train: Mapping[str, np.ndarray] | None = None) -> Policy:
     """The configured policy, with the daemon's cadence and forecaster filled in where it takes them.
 
+    ``train`` is the earlier days of :class:`~farod.daemon.history.ArrivalHistory`, for the forecasters.
+    """
+    return policies.create(config.policy.name, jobs=config.jobs_by_key, quota=quota,
+                           params=policy_params_for(config, config.policy.name), train=train)
+
+
+def policy_params_for(config: Config, name: str) -> dict:
+    """The parameters the daemon gives policy ``name`` (``farod compare --from-config`` gives the same).
+
     ``intervals`` and ``forecaster`` are daemon-level settings; they become policy parameters only for
     policies whose parameters have those fields (a reactive policy has no forecaster), and never
-    override a value the policy's own ``params`` set. ``train`` is the earlier days of
-    :class:`~farod.daemon.history.ArrivalHistory`, for the forecasters.
+    override a value the configured policy's own ``params`` set.
     """
-    jobs = config.jobs_by_key
-    params = dict(config.policy.params)
-    policy = policies.create(config.policy.name, jobs=jobs, quota=quota, params=params, train=train)
-    accepted = _param_fields(policy)
     defaults = {"tick_interval_s": config.intervals.tick_s, "plan_interval_s": config.intervals.plan_s}
     if config.forecaster.name != "default":
         defaults["forecaster"] = config.forecaster.name
-    extra = {name: value for name, value in defaults.items() if name in accepted and name not in params}
-    if not extra:
-        return policy
-    return policies.create(config.policy.name, jobs=jobs, quota=quota, params={**params, **extra}, train=train)
+    accepted = policies.parameter_names(name)
+    own = dict(config.policy.params) if name == config.policy.name else {}
+    return {**{key: value for key, value in defaults.items() if key in accepted}, **own}
 
 
 def build_actuator(config: Config) -> Actuator:
@@ -211,11 +214,6 @@ class Daemon:
                                    id="plan", replace_existing=True, next_run_time=datetime.now(timezone.utc))
         elif self.scheduler.get_job("plan"):
             self.scheduler.remove_job("plan")
-
-
-def _param_fields(policy: Policy) -> set[str]:
-    params = policy_params(policy)
-    return {field.name for field in dataclasses.fields(params)} if params is not None else set()
 
 
 def _history_step_s(policy: Policy) -> float:

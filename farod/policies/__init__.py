@@ -123,7 +123,7 @@ def create(
     if entry is None:
         raise FarodError(f"unknown policy {name!r} (known: {', '.join(NAMES)})")
     params = dict(params or {})
-    known = {field.name for field in dataclasses.fields(entry.params_class)} | _GUARD_PARAMS
+    known = parameter_names(name)
     for key in params:
         if key not in known:
             raise FarodError(f"policy {name}: unknown parameter {key!r} (known: {', '.join(sorted(known))})")
@@ -137,6 +137,14 @@ def create(
     return Guarded(policy, limits=limits)
 
 
+def parameter_names(name: str) -> frozenset[str]:
+    """Every parameter policy ``name`` accepts (its own and the guard limits); empty for an unknown name."""
+    entry = _REGISTRY.get(name)
+    if entry is None:
+        return frozenset()
+    return frozenset(field.name for field in dataclasses.fields(entry.params_class)) | _GUARD_PARAMS
+
+
 def _check_future(name: str, jobs: Mapping[str, JobSpec], future: Mapping[str, np.ndarray] | None) -> None:
     if future is None:
         raise FarodError(f"policy {name}: needs the true future arrivals (future=), e.g. from the trace")
@@ -145,4 +153,4 @@ def _check_future(name: str, jobs: Mapping[str, JobSpec], future: Mapping[str, n
         raise FarodError(f"policy {name}: future: no arrivals for job {missing[0]!r}")
 
 
-__all__ = ["LIVE_NAMES", "NAMES", "Recording", "create"]
+__all__ = ["LIVE_NAMES", "NAMES", "Recording", "create", "parameter_names"]

@@ -1,0 +1,1 @@
+"""From a user's own traffic to a comparison: trace export and import, and compare --from-config."""
