@@ -1,5 +1,6 @@
 """The exact solver against brute force, COBYLA, and the contract's rules (ties, penaltysum, resources)."""
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -196,3 +197,52 @@ def test_fairsum_search_matches_solving_every_window_on_contended_problems():
         every_window = max(search.score(found[0]) for low in levels for high in levels[levels >= low]
                            if (found := search.knapsack(*search.window(low, high))) is not None)
         assert search.score(search.fairsum()) == pytest.approx(every_window, abs=1e-9)
+
+
+def _expected_utility(problem, allocation, accept):
+    """Σ_k w_k · U_k, each scenario's utility computed as its own one-scenario problem."""
+    total = {job.name: 0.0 for job in problem.jobs}
+    for job in problem.jobs:
+        rows, weights = job.scenarios
+        for row, weight in zip(rows, weights):
+            alone = PlanProblem(jobs=(dataclasses.replace(job, rates=row, scenario_weights=None),),
+                                quota=problem.quota, objective=problem.objective, utility=problem.utility)
+            total[job.name] += weight * evaluate(alone, {job.name: allocation[job.name]}, accept).utility[job.name]
+    return total
+
+
+@pytest.mark.parametrize("objective", ["sum", "fair", "fairsum", "penaltysum"])
+def test_expected_utility_over_scenarios_matches_brute_force(objective):
+    rng = np.random.default_rng(hash(("scenarios", objective)) % 2**32)
+    for _ in range(20):
+        jobs = []
+        for i in range(int(rng.integers(1, 4))):
+            steps, scenarios = int(rng.integers(1, 4)), int(rng.integers(1, 5))
+            rates = np.sort(rng.uniform(0, 30, (scenarios, steps)), axis=0)  # quantile levels: rows ascending
+            weights = rng.dirichlet(np.ones(scenarios))
+            jobs.append(PlanJob(name=f"j{i}", service_time_ms=float(rng.uniform(50, 300)), slo_ms=float(rng.uniform(200, 1000)),
+                                rates=rates, scenario_weights=tuple(weights), min_replicas=1, max_replicas=int(rng.integers(1, 7)),
+                                current_replicas=1, startup_steps=float(rng.choice([0.0, 0.6, 1.5]))))
+        quota = len(jobs) + float(rng.integers(0, 8))
+        problem = PlanProblem(jobs=tuple(jobs), quota={"cpu": quota}, objective=objective)
+        solution = solve(problem)
+        tables = {job.name: table for job, table in zip(problem.jobs, tabulate_all(problem))}
+        best = -np.inf
+        for counts in itertools.product(*[range(1, job.max_replicas + 1) for job in jobs]):
+            allocation = {job.name: c for job, c in zip(jobs, counts)}
+            if not problem.fits(allocation):
+                continue
+            accept = {name: float(tables[name].accept_rate[min(np.searchsorted(tables[name].replicas, c),
+                                                                   tables[name].replicas.size - 1)])
+                      for name, c in allocation.items()} if objective == "penaltysum" else {}
+            utilities = np.array(list(_expected_utility(problem, allocation, accept).values()))
+            value = objective_value(objective, utilities)
+            best = max(best, value + (1e-7 * utilities.sum() if objective == "fair" else 0.0))
+        found = np.array(list(_expected_utility(problem, solution.allocation, solution.accept_rate).values()))
+        assert np.allclose(found, list(solution.utility.values()), atol=1e-5)
+        assert objective_value(objective, found) + (1e-7 * found.sum() if objective == "fair" else 0.0) >= best - 1e-5
+
+
+def test_scenario_weights_must_match_the_rows():
+    with pytest.raises(FarodError, match="scenario_weights"):
+        PlanJob(name="a", service_time_ms=100, slo_ms=500, rates=np.ones((2, 3)), scenario_weights=(0.5, 0.4))

@@ -34,6 +34,9 @@ class PlanJob(JobShape):
 
     ``startup_steps`` is how many forecast steps new replicas need before they serve: in step ``t`` a
     fraction ``clip(startup_steps - t, 0, 1)`` of the step runs with only ``min(c, current_replicas)``.
+
+    ``rates`` may also be 2-D, one row per forecast scenario (e.g. quantile levels), with
+    ``scenario_weights`` (default: equal) summing to 1: the job's utility is then the expected one.
     """
 
     name: str
@@ -41,13 +44,20 @@ class PlanJob(JobShape):
     rates: np.ndarray
     current_replicas: int | None = None
     startup_steps: float = 0.0
+    scenario_weights: tuple[float, ...] | None = None
 
     def __post_init__(self):
         where = f"job {self.name!r}"
-        rates = np.asarray(self.rates, dtype=float).reshape(-1)
-        require(rates.size > 0, f"{where}: rates: must hold at least one step")
+        rates = np.asarray(self.rates, dtype=float)
+        rates = rates.reshape(-1) if rates.ndim < 2 else rates
+        require(rates.ndim <= 2 and rates.size > 0, f"{where}: rates: must hold at least one step")
         require(bool(np.all(np.isfinite(rates)) and np.all(rates >= 0)), f"{where}: rates: must be finite numbers >= 0")
         object.__setattr__(self, "rates", rates)
+        if self.scenario_weights is not None:
+            weights = np.asarray(self.scenario_weights, dtype=float)
+            require(rates.ndim == 2 and weights.shape == rates.shape[:1] and bool(np.all(weights >= 0))
+                    and abs(weights.sum() - 1.0) < 1e-6,
+                    f"{where}: scenario_weights: must be one weight >= 0 per rates row, summing to 1")
         require(_positive(self.service_time_ms), f"{where}: service_time_ms: must be a number > 0")
         require(_positive(self.slo_ms), f"{where}: slo_ms: must be a number > 0")
         require(_whole(self.min_replicas) and self.min_replicas >= 0, f"{where}: min_replicas: must be an integer >= 0")
@@ -63,6 +73,24 @@ class PlanJob(JobShape):
             require(_positive(amount), f"{where}: resources.{resource}: must be a number > 0")
         require(_positive(self.weight), f"{where}: weight: must be a number > 0")
         require(_number(self.startup_steps) and self.startup_steps >= 0, f"{where}: startup_steps: must be >= 0")
+
+    @property
+    def steps(self) -> int:
+        return self.rates.shape[-1]
+
+    @property
+    def scenarios(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rates as scenarios × steps, each scenario's weight)."""
+        rows = self.rates.reshape(-1, self.steps)
+        if self.scenario_weights is None:
+            return rows, np.full(rows.shape[0], 1.0 / rows.shape[0])
+        return rows, np.asarray(self.scenario_weights, dtype=float)
+
+    @property
+    def expected_rates(self) -> np.ndarray:
+        """The scenario-weighted mean rate per step."""
+        rows, weights = self.scenarios
+        return weights @ rows
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

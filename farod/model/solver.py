@@ -83,7 +83,10 @@ def evaluate(problem: PlanProblem, allocation: Mapping[str, int], accept_rate: M
     replicas = np.array([float(allocation[name]) for name in names])
     arrays = JobArrays.of(problem.jobs)
     utilities = batch_utility(problem, arrays, replicas, accept)
-    latencies = [row[: job.rates.size] for row, job in zip(batch_latency(problem, arrays, replicas, accept), problem.jobs)]
+    # With forecast scenarios, the latency reported per step is the one at the expected load.
+    expected = arrays if all(job.rates.ndim == 1 for job in problem.jobs) else JobArrays.of(
+        [dataclasses.replace(job, rates=job.expected_rates, scenario_weights=None) for job in problem.jobs])
+    latencies = [row[: job.steps] for row, job in zip(batch_latency(problem, expected, replicas, accept), problem.jobs)]
     return Solution(
         allocation={name: int(allocation[name]) for name in names},
         accept_rate=dict(zip(names, accept.tolist())),

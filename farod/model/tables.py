@@ -41,7 +41,7 @@ class UtilityTable:
 class JobArrays:
     """Per-job parameters stacked for broadcasting; horizons of different length are zero-padded."""
 
-    rates: np.ndarray  # (jobs, steps), requests/s
+    rates: np.ndarray  # (jobs, scenarios·steps), requests/s
     step_weight: np.ndarray  # (jobs, steps): 1/horizon on the job's own steps, 0 on padding
     service_s: np.ndarray
     slo_ms: np.ndarray
@@ -50,19 +50,25 @@ class JobArrays:
 
     @classmethod
     def of(cls, jobs: Sequence[PlanJob]) -> "JobArrays":
-        steps = max(job.rates.size for job in jobs)
-        rates = np.zeros((len(jobs), steps))
-        step_weight = np.zeros((len(jobs), steps))
+        """Scenarios become extra steps: scenario k's step t weighs ``w_k / steps``, so the weighted
+        mean over the flattened steps is the expected horizon-mean utility."""
+        width = max(job.rates.size for job in jobs)
+        rates = np.zeros((len(jobs), width))
+        step_weight = np.zeros((len(jobs), width))
+        warmup = np.zeros((len(jobs), width))
         for i, job in enumerate(jobs):
-            rates[i, : job.rates.size] = job.rates
-            step_weight[i, : job.rates.size] = 1.0 / job.rates.size
+            rows, weights = job.scenarios
+            rates[i, : job.rates.size] = rows.reshape(-1)
+            step_weight[i, : job.rates.size] = np.repeat(weights / job.steps, job.steps)
+            warmup[i, : job.rates.size] = np.tile(np.clip(job.startup_steps - np.arange(job.steps), 0.0, 1.0),
+                                                  rows.shape[0])
         return cls(
             rates=rates,
             step_weight=step_weight,
             service_s=np.array([job.service_time_ms / 1000.0 for job in jobs]),
             slo_ms=np.array([job.slo_ms for job in jobs]),
             current=np.array([float(job.current_replicas) for job in jobs]),
-            warmup=np.stack([np.clip(job.startup_steps - np.arange(steps), 0.0, 1.0) for job in jobs]),
+            warmup=warmup,
         )
 
 
