@@ -64,6 +64,14 @@ from farod.policies.predictive import ForecastParams, JobForecast, Predictive
 
 # Objectives that penalize the spread between jobs: they may decline a replica that would widen it.
 _SPREAD_OBJECTIVES = ("fairsum",)
+MODES = ("quantile", "expected")
+
+
+def level_weights(levels) -> np.ndarray:
+    """Probability each quantile level stands for: the mass between the midpoints to its neighbours."""
+    levels = np.asarray(levels, dtype=float)
+    edges = np.concatenate([[0.0], (levels[1:] + levels[:-1]) / 2.0, [1.0]])
+    return np.diff(edges)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -75,9 +83,17 @@ class FaroParams(ForecastParams):
     startup_s: float = 35.0  # seconds before a new replica serves
     percentile: float = 99.0  # latency percentile the SLO is about
     max_rho: float = 0.95  # utilization cap of the latency model
+    # "quantile": size the first solve for ``quantile``; "expected": maximize the expected utility over
+    # ``expected_levels`` (each level weighs the probability between the midpoints to its neighbours).
+    mode: str = "quantile"
+    expected_levels: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
 
     def __post_init__(self):
         super().__post_init__()
+        require(self.mode in MODES, f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        require(all(0 < q < 1 for q in self.expected_levels)
+                and list(self.expected_levels) == sorted(set(self.expected_levels)) and self.expected_levels,
+                "expected_levels must be increasing and in (0, 1), got " + ",".join(map(str, self.expected_levels)))
         require(self.utility in UTILITIES, f"utility must be one of {', '.join(UTILITIES)}, got {self.utility!r}")
         require(all(0 < q < 1 for q in self.headroom_quantiles)
                 and list(self.headroom_quantiles) == sorted(set(self.headroom_quantiles)),
@@ -118,8 +134,14 @@ class Faro(Predictive):
         self.objective = objective
         self.name = name or f"faro-{objective}"
 
+    def levels(self) -> list[tuple[float, ...]]:
+        """The forecast levels of each solve in turn: the first (one quantile, or the expected levels),
+        then one headroom quantile at a time above it."""
+        first = (self.params.quantile,) if self.params.mode == "quantile" else self.params.expected_levels
+        return [first, *((q,) for q in self.params.headroom_quantiles if q > first[-1])]
+
     def quantiles(self) -> tuple[float, ...]:
-        return (self.params.quantile, *(q for q in self.params.headroom_quantiles if q > self.params.quantile))
+        return tuple(sorted({q for levels in self.levels() for q in levels}))
 
     def decide(self, observation: Observation, forecasts: Mapping[str, JobForecast]) -> Decision:
         held = [(self.jobs[key], reading.replicas) for key, reading in observation.jobs.items()
@@ -127,8 +149,8 @@ class Faro(Predictive):
         quota = remaining(observation.quota, held)
         floors = {key: self.jobs[key].min_replicas for key in forecasts}
         try:
-            for quantile in self.quantiles():
-                problem = self._problem(observation, forecasts, quota, quantile, floors)
+            for levels in self.levels():
+                problem = self._problem(observation, forecasts, quota, levels, floors)
                 solution = solver.solve(problem)
                 if not self._quota_idle(problem, solution.allocation):
                     break
@@ -140,7 +162,7 @@ class Faro(Predictive):
             return Decision.hold("plan", reason=f"no feasible plan: {exc}")
         plans = {
             key: JobPlan(
-                forecast_rps={quantile: forecasts[key].at(quantile).round(3).tolist()},
+                forecast_rps={q: forecasts[key].at(q).round(3).tolist() for q in levels},
                 predicted_latency_ms=solution.predicted_latency_ms[key],
                 utility=solution.utility[key],
                 accept_rate=solution.accept_rate[key],
@@ -148,7 +170,8 @@ class Faro(Predictive):
             for key in forecasts
         }
         return Decision(replicas=solution.allocation, kind="plan", plans=plans, objective=solution.objective,
-                        reason=f"{self.objective} at quantile {quantile:g}")
+                        reason=f"{self.objective} at quantile {levels[0]:g}" if len(levels) == 1 else
+                        f"{self.objective} expected over quantiles {','.join(f'{q:g}' for q in levels)}")
 
     def _spend_idle_quota(self, problem: PlanProblem, allocation: Mapping[str, int]) -> solver.Solution:
         """``allocation`` plus the replicas its objective left idle, placed for the most total utility."""
@@ -156,13 +179,15 @@ class Faro(Predictive):
         filled = solver.solve(dataclasses.replace(problem, jobs=jobs, objective="sum")).allocation
         return solver.evaluate(problem, filled)
 
-    def _problem(self, observation, forecasts, quota, quantile, floors) -> PlanProblem:
+    def _problem(self, observation, forecasts, quota, levels, floors) -> PlanProblem:
+        weights = tuple(level_weights(levels)) if len(levels) > 1 else None
         jobs = tuple(
             PlanJob(
                 **(self.jobs[key].shape() | {"min_replicas": floors[key]}),
                 name=key,
                 service_time_ms=self.service_time_ms(key),
-                rates=forecast.at(quantile),
+                rates=np.stack([forecast.at(q) for q in levels]) if weights else forecast.at(levels[0]),
+                scenario_weights=weights,
                 current_replicas=observation.jobs[key].replicas,
                 startup_steps=self.params.startup_s / self.params.step_s,
             )
