@@ -103,8 +103,10 @@ class PlanProblem:
     utility: str = "relaxed"
     percentile: float = DEFAULT_PERCENTILE
     max_rho: float = DEFAULT_MAX_RHO
+    change_cost: float = 0.0  # utility given up per replica moved away from current_replicas
 
     def __post_init__(self):
+        require(_number(self.change_cost) and self.change_cost >= 0, "change_cost: must be a number >= 0")
         require(self.objective in OBJECTIVES, f"objective: must be one of {', '.join(OBJECTIVES)}, not {self.objective!r}")
         require(self.utility in UTILITIES, f"utility: must be one of {', '.join(UTILITIES)}, not {self.utility!r}")
         require(_number(self.percentile) and 0 < self.percentile < 100, "latency_model.percentile: must be in (0, 100)")

@@ -27,7 +27,8 @@ Example::
   where the optimum is near 0 and ``N·lo`` prunes nothing, this took the slowest decisions of a 100-job
   simulation from 4-8 s to 0.06-0.34 s.
 
-Ties resolve toward the current allocation: each replica changed costs ``TIE_EPSILON`` in the search.
+Ties resolve toward the current allocation: each replica changed costs ``TIE_EPSILON`` in the search,
+plus the problem's ``change_cost`` (a policy's hysteresis on moves: a move must gain at least that).
 With several resources the knapsack runs on the normalized maximum of the resources (always feasible),
 a greedy pass adds what still fits, and ``optimal`` is true only when that matches the upper bound of
 solving each resource alone.
@@ -171,9 +172,10 @@ class _Exact:
         # Weights scale the efficiency objectives only (CONTRACTS.md §1): fairness compares raw utility.
         weighted = problem.objective in ("sum", "penaltysum")
         weights = np.array([job.weight if weighted else 1.0 for job in problem.jobs])
-        # What the knapsack maximizes: utility, minus a hair per replica changed (ties -> fewer changes).
+        # What the knapsack maximizes: utility, minus a hair per replica changed (ties -> fewer changes)
+        # and the problem's own price of a move.
         self.value = weights[:, None] * np.where(np.isfinite(self.utility), self.utility, 0.0) \
-            - TIE_EPSILON * np.abs(self.replicas - current[:, None])
+            - (TIE_EPSILON + problem.change_cost) * np.abs(self.replicas - current[:, None])
 
     def run(self) -> np.ndarray:
         if self.problem.objective in ("sum", "penaltysum"):

@@ -60,7 +60,9 @@ from farod.model import solver
 from farod.model.problem import PlanJob, PlanProblem
 from farod.model.utility import OBJECTIVES, UTILITIES
 from farod.policies.base import Decision, JobPlan, Observation
+from farod.policies.calibration import Calibration
 from farod.policies.predictive import ForecastParams, JobForecast, Predictive
+from farod.policies.replan import Band, BandWatch
 
 # Objectives that penalize the spread between jobs: they may decline a replica that would widen it.
 _SPREAD_OBJECTIVES = ("fairsum",)
@@ -87,6 +89,16 @@ class FaroParams(ForecastParams):
     # ``expected_levels`` (each level weighs the probability between the midpoints to its neighbours).
     mode: str = "quantile"
     expected_levels: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
+    # Early replanning (farod.policies.replan): replan when a job's request rate stays outside its
+    # forecast band (quantiles ``replan_band``) for ``replan_after_s``; 0 turns it off.
+    replan_after_s: float = 0.0
+    replan_band: tuple[float, ...] = (0.05, 0.95)
+    replan_min_interval_s: float = 120.0  # no early replan sooner than this after any plan
+    change_cost: float = 0.0  # utility a plan gives up per replica it moves (hysteresis on moves)
+    # Online calibration (farod.policies.calibration): learning rates per reading, 0 turns each off.
+    service_calibration_rate: float = 0.0  # service time <- measured processing time
+    latency_calibration_rate: float = 0.0  # latency factor <- measured p99 / predicted
+    calibration_bounds: tuple[float, ...] = (0.5, 2.0)  # of the service time over the profiled, and of the factor
 
     def __post_init__(self):
         super().__post_init__()
@@ -94,6 +106,15 @@ class FaroParams(ForecastParams):
         require(all(0 < q < 1 for q in self.expected_levels)
                 and list(self.expected_levels) == sorted(set(self.expected_levels)) and self.expected_levels,
                 "expected_levels must be increasing and in (0, 1), got " + ",".join(map(str, self.expected_levels)))
+        require(self.replan_after_s >= 0, f"replan_after_s must be >= 0, got {self.replan_after_s}")
+        require(len(self.replan_band) == 2 and 0 < self.replan_band[0] < 0.5 < self.replan_band[1] < 1,
+                "replan_band must be two quantiles, low < 0.5 < high, got " + ",".join(map(str, self.replan_band)))
+        require(self.replan_min_interval_s >= 0, f"replan_min_interval_s must be >= 0, got {self.replan_min_interval_s}")
+        require(self.change_cost >= 0, f"change_cost must be >= 0, got {self.change_cost}")
+        for name in ("service_calibration_rate", "latency_calibration_rate"):
+            require(0 <= getattr(self, name) <= 1, f"{name} must be in [0, 1], got {getattr(self, name)}")
+        require(len(self.calibration_bounds) == 2 and 0 < self.calibration_bounds[0] <= 1 <= self.calibration_bounds[1],
+                "calibration_bounds must be two numbers, low <= 1 <= high, got " + ",".join(map(str, self.calibration_bounds)))
         require(self.utility in UTILITIES, f"utility must be one of {', '.join(UTILITIES)}, got {self.utility!r}")
         require(all(0 < q < 1 for q in self.headroom_quantiles)
                 and list(self.headroom_quantiles) == sorted(set(self.headroom_quantiles)),
@@ -133,6 +154,35 @@ class Faro(Predictive):
         super().__init__(jobs=jobs, params=params, future=future, train=train)
         self.objective = objective
         self.name = name or f"faro-{objective}"
+        self._watch = None if not params.replan_after_s else BandWatch(
+            after_s=params.replan_after_s, min_interval_s=params.replan_min_interval_s,
+            tick_s=params.tick_interval_s, step_s=params.step_s)
+        self._shifts: dict[str, float] = {}  # level shifts of the jobs an early replan is for
+        self._calibration = Calibration(
+            {key: job.service_time_ms for key, job in self.jobs.items()},
+            service_rate=params.service_calibration_rate, latency_rate=params.latency_calibration_rate,
+            bounds=tuple(params.calibration_bounds), percentile=params.percentile, max_rho=params.max_rho)
+
+    def service_time_ms(self, key: str) -> float | None:
+        calibrated = self._calibration.service_time_ms(key)
+        return super().service_time_ms(key) if calibrated is None else calibrated
+
+    def plan(self, observation: Observation) -> Decision:
+        self._calibration.observe(observation)
+        return super().plan(observation)
+
+    def react(self, observation: Observation) -> Decision:
+        self._calibration.observe(observation)
+        shifts = self._watch.departures(observation) if self._watch else {}
+        if not shifts:
+            return super().react(observation)
+        self._shifts = shifts
+        try:
+            decision = super().plan(observation)
+        finally:
+            self._shifts = {}
+        left = ", ".join(f"{key} x{shift:.2f}" for key, shift in sorted(shifts.items()))
+        return dataclasses.replace(decision, reason=f"early replan ({left} left the forecast band): {decision.reason}")
 
     def levels(self) -> list[tuple[float, ...]]:
         """The forecast levels of each solve in turn: the first (one quantile, or the expected levels),
@@ -141,9 +191,15 @@ class Faro(Predictive):
         return [first, *((q,) for q in self.params.headroom_quantiles if q > first[-1])]
 
     def quantiles(self) -> tuple[float, ...]:
-        return tuple(sorted({q for levels in self.levels() for q in levels}))
+        band = (*self.params.replan_band, 0.5) if self._watch else ()
+        return tuple(sorted({q for levels in self.levels() for q in levels} | set(band)))
 
     def decide(self, observation: Observation, forecasts: Mapping[str, JobForecast]) -> Decision:
+        forecasts = {key: JobForecast(f.quantiles, f.rates * self._shifts.get(key, 1.0)) for key, f in forecasts.items()}
+        if self._watch:
+            low, high = self.params.replan_band
+            self._watch.planned(observation.now, {key: Band(low=f.at(low), middle=f.at(0.5), high=f.at(high))
+                                                  for key, f in forecasts.items()})
         held = [(self.jobs[key], reading.replicas) for key, reading in observation.jobs.items()
                 if key in self.jobs and key not in forecasts]
         quota = remaining(observation.quota, held)
@@ -183,7 +239,8 @@ class Faro(Predictive):
         weights = tuple(level_weights(levels)) if len(levels) > 1 else None
         jobs = tuple(
             PlanJob(
-                **(self.jobs[key].shape() | {"min_replicas": floors[key]}),
+                **(self.jobs[key].shape() | {"min_replicas": floors[key],
+                                             "slo_ms": self.jobs[key].slo_ms / self._calibration.latency_factor(key)}),
                 name=key,
                 service_time_ms=self.service_time_ms(key),
                 rates=np.stack([forecast.at(q) for q in levels]) if weights else forecast.at(levels[0]),
@@ -194,7 +251,8 @@ class Faro(Predictive):
             for key, forecast in forecasts.items()
         )
         return PlanProblem(jobs=jobs, quota=quota, objective=self.objective, utility=self.params.utility,
-                           percentile=self.params.percentile, max_rho=self.params.max_rho)
+                           percentile=self.params.percentile, max_rho=self.params.max_rho,
+                           change_cost=self.params.change_cost)
 
     def _quota_idle(self, problem: PlanProblem, allocation: Mapping[str, int]) -> bool:
         """Could any job get one more replica within the quota and its bounds?"""

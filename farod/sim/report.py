@@ -3,11 +3,13 @@
 Example::
 
     >>> print(table(records))
-    policy        cpus  seeds  violation  lost util  p99 ms  dropped  avg replicas
-    aiad            32      1      0.095       1.71    4214    11175          31.4
+    policy        cpus  seeds  violation  lost util  p99 ms  dropped  avg replicas  actions/h  decision ms  plan ms
+    aiad            32      1      0.095       1.71    4214    11175          31.4       12.3         0.02      nan
     >>> bar_chart(records, "out/compare.png"); timeline_figure(result.timeline, "out/timeline-aiad.png", title="aiad")
 
-Rows are (policy, quota) in the order given, each the mean over its seeds. Figures use matplotlib's
+Rows are (policy, quota) in the order given, each the mean over its seeds. ``actions/h`` is the churn
+(changes of a job's replica target per simulated hour), ``decision ms`` the median time of any
+decision, ``plan ms`` that of the predictive ones alone (``nan`` for policies without plans). Figures use matplotlib's
 Agg backend (no display needed): a bar chart of violation rate and lost utility per policy and quota,
 and per policy a per-job timeline -- arrivals and replicas over time, and each minute's p99 latency
 against the SLO (rejections make a minute's p99 infinite: drawn at the top of the axis).
@@ -28,6 +30,9 @@ _COLUMNS = (
     ("p99 ms", "p99_ms", "{:.0f}"),
     ("dropped", "dropped", "{:.0f}"),
     ("avg replicas", "avg_replicas", "{:.1f}"),
+    ("actions/h", "scaling_actions_per_hour", "{:.1f}"),
+    ("decision ms", "decision_ms_p50", "{:.2f}"),
+    ("plan ms", "plan_ms_p50", "{:.1f}"),
 )
 _MAX_TIMELINE_JOBS = 10
 
@@ -40,8 +45,14 @@ def grouped(records: Sequence[dict]) -> list[tuple[str, float, list[dict]]]:
     return [(policy, cpus, runs) for (policy, cpus), runs in groups.items()]
 
 
+def _value(run: dict, field: str) -> float | None:
+    if field == "scaling_actions_per_hour":  # churn: replica changes per simulated hour
+        return run["scaling_actions"] / (run["minutes"] * run["unit_s"] / 3600.0)
+    return run.get(field)
+
+
 def _mean(runs: list[dict], field: str) -> float:
-    values = [run[field] for run in runs if run[field] is not None]
+    values = [value for run in runs if (value := _value(run, field)) is not None]
     return float(np.mean(values)) if values else float("nan")
 
 

@@ -1,0 +1,88 @@
+"""When the world leaves the forecast: replan early, but not often.
+
+Example::
+
+    >>> from farod.policies.base import JobObservation, Observation
+    >>> watch = BandWatch(after_s=30, min_interval_s=60, tick_s=10, step_s=60)
+    >>> watch.planned(0.0, {"a/m": Band(low=np.full(7, 5.0), middle=np.full(7, 8.0), high=np.full(7, 10.0))})
+    >>> seen = lambda t, rps: Observation(now=t, quota={"cpu": 4}, jobs={"a/m": JobObservation(
+    ...     history=np.zeros(0), request_rate=rps, replicas=2)})
+    >>> [watch.departures(seen(t, 16.0)) for t in (40, 50, 60)]
+    [{}, {}, {'a/m': 2.0}]
+
+A plan is sized for the next minutes' forecast. Between plans Faro's reactive fallback adds a replica
+where the SLO is missed, but only from idle quota, which a plan that spends everything leaves none of:
+when one job's load jumps, the replicas it needs sit with jobs that need fewer than planned until the
+next plan, up to five minutes later. :class:`BandWatch` remembers each job's forecast band
+(``low``..``high`` quantile per step) and reports a job whose observed request rate (the 30-s window
+every tick sees, live and simulated alike) stays outside it for ``after_s`` -- the one delay rule of
+:mod:`farod.policies.hysteresis` -- so that the policy can replan at once. Churn stays bounded: no early
+replan within ``min_interval_s`` of the last plan, and a departure must persist to count.
+
+Each reported job comes with its *level shift*, the observed rate over the forecast's middle for the
+current step (bounded to ``[1/MAX_SHIFT, MAX_SHIFT]``): the history only holds completed minutes, so
+the replan scales that job's forecast by it instead of waiting for the forecaster to see the jump.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from farod.policies.base import Observation
+from farod.policies.hysteresis import Hysteresis
+
+MAX_SHIFT = 4.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Band:
+    """A job's forecast rates (requests/s) per step: the band's edges and its middle."""
+
+    low: np.ndarray
+    middle: np.ndarray
+    high: np.ndarray
+
+
+class BandWatch:
+    def __init__(self, *, after_s: float, min_interval_s: float, tick_s: float, step_s: float):
+        self.after_s = float(after_s)
+        self.min_interval_s = float(min_interval_s)
+        self.tick_s = float(tick_s)
+        self.step_s = float(step_s)
+        self._bands: dict[str, Band] = {}
+        self.planned(-math.inf, {})
+
+    def planned(self, now: float, bands: Mapping[str, Band]) -> None:
+        """A plan was made at ``now`` for these bands: watch them from here on."""
+        self._planned_at = float(now)
+        self._bands = dict(bands)
+        self._held = Hysteresis(up_s=self.after_s, down_s=self.after_s, tick_s=self.tick_s)
+        self._departed: dict[str, int] = {}  # jobs out of their band for long enough -> direction
+
+    def departures(self, observation: Observation) -> dict[str, float]:
+        """Jobs whose rate has stayed outside their band for ``after_s``, with their level shift.
+
+        Empty within ``min_interval_s`` of the last plan; a job that left its band meanwhile is
+        reported once the interval is over, if it is still out on the same side.
+        """
+        since = observation.now - self._planned_at
+        left = {}
+        for key, band in self._bands.items():
+            reading = observation.jobs.get(key)
+            step = min(int(max(since, 0.0) // self.step_s), band.middle.size - 1)
+            rate = None if reading is None or reading.stale else reading.request_rate
+            direction = 0
+            if rate is not None and math.isfinite(rate):
+                direction = 1 if rate > band.high[step] else -1 if rate < band.low[step] else 0
+            if self._held.update(key, direction, now=observation.now):
+                self._departed[key] = direction
+            if self._departed.get(key, 0) != direction:  # back in the band, or the other way now
+                self._departed.pop(key, None)
+            elif key in self._departed:
+                shift = rate / band.middle[step] if band.middle[step] > 0 else MAX_SHIFT
+                left[key] = float(np.clip(shift, 1.0 / MAX_SHIFT, MAX_SHIFT))
+        return left if since >= self.min_interval_s else {}
