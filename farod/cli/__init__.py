@@ -23,6 +23,7 @@ COMMANDS = {
     "validate": "farod.cli.run",
     "explain": "farod.cli.explain",
     "loadgen": "farod.cli.loadgen",
+    "trace": "farod.cli.trace",
 }
 
 

@@ -1,0 +1,72 @@
+"""Write farod's trace (JSON lines) and training CSV, the formats of ``docs/traces.md``.
+
+Example::
+
+    >>> write_trace("t.jsonl", ["a/m"], counts=np.array([[3.0, 4.0]]), ts=[0, 60])
+    >>> write_train_csv("train.csv", ["a/m"], {1: np.array([[5.0, np.nan]])})   # NaN: an empty cell
+
+Whole numbers are written as integers (``812``, not ``812.0``); NaN in a measure means "not
+recorded" and leaves the job out of that field on that line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from farod.errors import FarodError
+
+
+def write_trace(path: str | os.PathLike, keys: Sequence[str], *, counts: np.ndarray, ts: Sequence[int],
+                measures: Mapping[str, np.ndarray] | None = None, filled: np.ndarray | None = None) -> None:  # fmt: skip
+    """One line per unit; ``measures`` by field name (``replicas``, ``p99_ms``, ``processing_ms``)."""
+    pairs = [key.split("/", 1) for key in keys]
+    with _open(path) as out:
+        for unit, stamp in enumerate(ts):
+            line: dict = {"ts": int(stamp), "counts": _per_job(pairs, counts[:, unit])}
+            for name, values in (measures or {}).items():
+                recorded = _per_job(pairs, values[:, unit])
+                if recorded:
+                    line[name] = recorded
+            if filled is not None and filled[:, unit].any():
+                line["filled"] = {}
+                for (application, deployment), gap in zip(pairs, filled[:, unit]):
+                    if gap:
+                        line["filled"].setdefault(application, []).append(deployment)
+            out.write(json.dumps(line, separators=(",", ":")) + "\n")
+
+
+def write_train_csv(path: str | os.PathLike, keys: Sequence[str], days: Mapping[int, np.ndarray]) -> None:
+    """Rows ``job_idx, series, day, sample 0, m0...`` per job and day, jobs in ``keys`` order."""
+    width = max(values.shape[1] for values in days.values())
+    with _open(path, newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["job_idx", "series", "day", "sample", *(f"m{m}" for m in range(width))])
+        for k, key in enumerate(keys):
+            for day in sorted(days):
+                writer.writerow([k, key, day, 0, *(_number(value) for value in days[day][k])])
+
+
+def _per_job(pairs: list[list[str]], values: np.ndarray) -> dict:
+    field: dict = {}
+    for (application, deployment), value in zip(pairs, values):
+        if not np.isnan(value):
+            field.setdefault(application, {})[deployment] = _number(value)
+    return field
+
+
+def _number(value: float) -> int | float | str:
+    if np.isnan(value):
+        return ""
+    return int(value) if float(value).is_integer() else round(float(value), 3)
+
+
+def _open(path: str | os.PathLike, **kwargs):
+    try:
+        return open(path, "w", encoding="utf-8", **kwargs)
+    except OSError as exc:
+        raise FarodError(f"{path}: cannot write: {exc.strerror}") from None
