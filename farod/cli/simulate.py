@@ -59,6 +59,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, metavar="FILE", help="simulation parameters (YAML or JSON)")
     parser.add_argument("--from-config", default=None, metavar="FARODYAML",
                         help="jobs, SLOs, bounds, resources, quota and policy parameters from a daemon config")  # fmt: skip
+    parser.add_argument("--fidelity", choices=("farod", "artifact"), default=None,
+                        help="request-path preset: farod's (default) or the Faro artifact's; overrides the "
+                             "config's fidelity, its individual settings still apply")  # fmt: skip
     parser.add_argument("--unit-time", type=_positive_number, default=60.0, metavar="SECONDS",
                         help="seconds per trace line")  # fmt: skip
     parser.add_argument("--jobs", type=_positive_integer, default=None, help="replicate the trace's jobs to N jobs")
@@ -92,7 +95,7 @@ def _run(args: argparse.Namespace, *, policies: list[str], cpus: list[float], se
     if args.from_config:
         trace, config, policies, cpus, params = _from_config(args, trace, policies=policies, cpus=cpus)
     else:
-        config, params = _config(args.config), _params_by_policy(args.policy_params, policies)
+        config, params = _config(args.config, args.fidelity), _params_by_policy(args.policy_params, policies)
     suite = Suite(
         trace=trace,
         policies=list(dict.fromkeys(policies)),
@@ -153,10 +156,10 @@ def _train(trace, args: argparse.Namespace) -> dict | None:
     return {key: days for key, days in zip(trace.keys, per_job) if days is not None}
 
 
-def _config(path: str | None):
+def _config(path: str | None, fidelity: str | None):
     from farod.sim.config import load_config
 
-    return load_config(path)
+    return load_config(path, fidelity_preset=fidelity)
 
 
 def _from_config(args: argparse.Namespace, trace, *, policies: list[str] | None, cpus: list[float] | None):
@@ -177,7 +180,8 @@ def _from_config(args: argparse.Namespace, trace, *, policies: list[str] | None,
     params = policy_params(setup.config, policies)
     for policy, given in _params_by_policy(args.policy_params, policies).items():
         params[policy] = {**params.get(policy, {}), **given}
-    return setup.trace, parse_config(setup.sim_config), policies, cpus, params
+    sim_config = {**setup.sim_config, "fidelity": args.fidelity} if args.fidelity else setup.sim_config
+    return setup.trace, parse_config(sim_config), policies, cpus, params
 
 
 def _params_by_policy(params: dict, policies: list[str]) -> dict:

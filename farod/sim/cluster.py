@@ -20,6 +20,13 @@ an autoscaler's decision meets reality:
 - Targets are applied downscales first, so capacity a job gives up can go to another job in the same
   decision; pending replicas are placed round-robin over jobs, so one job's big upscale does not
   starve the others.
+
+:class:`Grants` switches these rules to the Faro artifact's (:mod:`farod.sim.fidelity`): jobs served
+in job order (the first takes all it asks for), an ungranted upscale dropped -- the target lowered to
+what the job has -- when it still does not fit after ``retries`` more decisions, and pods owned by one
+job (an idle pod is reused only by its job; for another it must be reaped first, then a new pod
+cold-starts), and a job whose upscale is under way (replicas starting or not yet placed) ignoring new
+targets, as the artifact's per-job executor does until its replicas are up.
 - Scale-down picks starting replicas first (newest first: they serve nobody yet), then ready replicas
   with the fewest requests in flight (newest first on ties). A removed replica with requests in flight
   drains them: it gets no new request and its pod stays busy until the last one completes.
@@ -43,9 +50,21 @@ class Timing:
     reconcile_interval_s: float = 1.0  # how often to look again while replicas drain
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Grants:
+    """How the cluster grants what policies ask for: farod's defaults, or the artifact's settings."""
+
+    order: str = "round_robin"  # or "job_order"
+    ungranted: str = "pending"  # or "drop" after `retries` more decisions
+    retries: int = 4
+    pod_scope: str = "shared"  # or "job"
+    while_scaling: str = "accept"  # or "ignore": a new target for a job whose upscale is under way
+
+
 @dataclasses.dataclass(kw_only=True)
 class Pod:
     shape: tuple[tuple[str, float], ...]
+    job: int  # the job it was started for (it serves only that job when pods are per job)
     usable_at: float  # when the pod finished starting and can host a replica
     idle_since: float | None = None  # None while it hosts a replica
 
@@ -65,14 +84,24 @@ def shape_of(job: JobSpec) -> tuple[tuple[str, float], ...]:
 class Cluster:
     """Pods, replicas and targets of every job; the kernel state holds the requests."""
 
-    def __init__(self, *, state: KernelState, jobs: Sequence[JobSpec], quota: Mapping[str, float], timing: Timing):
+    def __init__(
+        self,
+        *,
+        state: KernelState,
+        jobs: Sequence[JobSpec],
+        quota: Mapping[str, float],
+        timing: Timing,
+        grants: Grants = Grants(),
+    ):
         self.state = state
         self.jobs = list(jobs)
         self.quota = dict(quota)
         self.timing = timing
+        self.grants = grants
         self.pods: list[Pod] = []
         self.replicas: list[list[Replica]] = [[] for _ in self.jobs]
         self.targets = [job.min_replicas for job in self.jobs]
+        self._retries_left = [grants.retries for _ in self.jobs]
 
     # --- what the engine reads -----------------------------------------------------------------
 
@@ -103,13 +132,32 @@ class Cluster:
     # --- what the engine asks -------------------------------------------------------------------
 
     def set_targets(self, targets: Mapping[int, int]) -> int:
-        """Record new targets (already within each job's bounds); returns how many jobs changed."""
-        changed = 0
-        for job, target in targets.items():
-            if target != self.targets[job]:
-                self.targets[job] = target
-                changed += 1
-        return changed
+        """Record one decision's new targets (already within bounds); returns how many jobs changed."""
+        changed = {
+            job for job, target in targets.items() if target != self.targets[job] and not self._ignores_targets(job)
+        }
+        for job in changed:
+            self.targets[job] = targets[job]
+            self._retries_left[job] = self.grants.retries
+        if self.grants.ungranted == "drop":
+            self._drop_ungranted(unchanged=set(range(len(self.jobs))) - changed)
+        return len(changed)
+
+    def _ignores_targets(self, job: int) -> bool:
+        """With ``while_scaling: ignore``, a job busy starting or placing replicas takes no new target."""
+        if self.grants.while_scaling == "accept":
+            return False
+        return self.alive(job) > self.running(job) or self.alive(job) < self.targets[job]
+
+    def _drop_ungranted(self, *, unchanged: set[int]) -> None:
+        """An upscale still short after its retries is dropped: the target becomes what the job has."""
+        for job in unchanged:
+            if self.alive(job) >= self.targets[job]:
+                continue
+            if self._retries_left[job] == 0:
+                self.targets[job] = self.alive(job)
+            else:
+                self._retries_left[job] -= 1
 
     def place_ready(self, *, now: float) -> None:
         """Start of the run: place every job's target at once, ready now (pods already there)."""
@@ -129,8 +177,13 @@ class Cluster:
     # --- internals ------------------------------------------------------------------------------
 
     def _place_pending(self, *, now: float, ready_now: bool) -> None:
-        """One replica per job and round, until every target is met or nothing more fits."""
+        """One replica per job and round (or each job in turn, all it asks), until nothing more fits."""
         wanting = [job for job in range(len(self.jobs)) if self.alive(job) < self.targets[job]]
+        if self.grants.order == "job_order":
+            for job in wanting:
+                while self.alive(job) < self.targets[job] and self._place(job, now=now, ready_now=ready_now):
+                    pass
+            return
         while wanting:
             wanting = [
                 job
@@ -140,12 +193,12 @@ class Cluster:
 
     def _place(self, job: int, *, now: float, ready_now: bool) -> bool:
         shape = shape_of(self.jobs[job])
-        pod = self._idle_pod(shape)
+        pod = self._idle_pod(shape, job)
         if pod is not None:
             pod.idle_since = None
             ready_at = max(now, pod.usable_at) + self.timing.hot_start_s
         elif self._fits(shape):
-            pod = Pod(shape=shape, usable_at=now + self.timing.cold_start_s - self.timing.hot_start_s)
+            pod = Pod(shape=shape, job=job, usable_at=now + self.timing.cold_start_s - self.timing.hot_start_s)
             self.pods.append(pod)
             ready_at = now + self.timing.cold_start_s
         else:
@@ -156,8 +209,14 @@ class Cluster:
         self.replicas[job].append(Replica(slot=slot, pod=pod, created=now))
         return True
 
-    def _idle_pod(self, shape) -> Pod | None:
-        idle = [pod for pod in self.pods if pod.idle_since is not None and pod.shape == shape]
+    def _idle_pod(self, shape, job: int) -> Pod | None:
+        idle = [
+            pod
+            for pod in self.pods
+            if pod.idle_since is not None
+            and pod.shape == shape
+            and (self.grants.pod_scope == "shared" or pod.job == job)
+        ]
         return min(idle, key=lambda pod: pod.usable_at, default=None)
 
     def _fits(self, shape) -> bool:

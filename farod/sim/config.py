@@ -13,6 +13,8 @@ Example (``sim.yaml``, every key optional)::
     reap_idle_s: 30
     queue_cap: 50                  # requests waiting at a deployment before it rejects
     max_ongoing: 4                 # requests assigned to one replica at once
+    fidelity: farod                # or artifact: the Faro artifact's request path (farod.sim.fidelity),
+    grant_order: round_robin       # ... with every one of its settings also settable on its own
     jobs:                          # per job (trace key "application/deployment"): mixed models
       serve-cluster3/classifier: {service: {shape: 0.3, loc_ms: 300, scale_ms: 100}, slo_ms: 2000}
 
@@ -38,6 +40,7 @@ from typing import Any
 
 from farod.errors import FarodError
 from farod.jobs import JobShape, JobSpec
+from farod.sim import fidelity
 from farod.yamlfile import read_yaml
 
 
@@ -93,29 +96,48 @@ class SimConfig:
     queue_cap: int = 50
     max_ongoing: int = 4
     window_s: float = 30.0  # span of the latency, rate and queue readings a policy sees
+    # Request-path behaviours where the Faro artifact differs (farod.sim.fidelity): farod's defaults.
+    fidelity: str = "farod"
+    grant_order: str = "round_robin"
+    ungranted: str = "pending"
+    grant_retries: int = 4  # with ungranted: drop, decision ticks an ungranted upscale is retried
+    pod_scope: str = "shared"
+    drops_in_mean_latency: bool = False
+    arrivals: str = "poisson"
+    queue_reject: str = "at_cap"
+    while_scaling: str = "accept"
+    faro_quantile: float | None = None  # None: the Faro policies' own defaults
+    faro_startup_s: float | None = None
 
     def job(self, key: str) -> JobConfig:
         return self.overrides.get(key, self.defaults)
+
+    def policy_params(self, name: str) -> dict:
+        """Parameters this config gives policy ``name`` (the Faro policies' artifact settings)."""
+        return fidelity.faro_params(name, quantile=self.faro_quantile, startup_s=self.faro_startup_s)
 
 
 _JOB_FIELDS = ("service", "profiled_service_ms", "slo_ms", "resources", "min_replicas", "max_replicas", "weight")
 _TOP_FIELDS = _JOB_FIELDS + (
     "jobs", "proxy", "quota", "hot_start_s", "cold_start_s", "reap_idle_s", "reconcile_interval_s",
-    "queue_cap", "max_ongoing", "window_s",
+    "queue_cap", "max_ongoing", "window_s", "fidelity", *fidelity.FIELDS[1:],
 )  # fmt: skip
 
 
-def load_config(path: str | os.PathLike | None) -> SimConfig:
-    """Read a YAML or JSON file (``None``: the defaults)."""
-    if path is None:
-        return SimConfig()
-    data = read_yaml(path)
-    return parse_config({} if data is None else data)
+def load_config(path: str | os.PathLike | None, *, fidelity_preset: str | None = None) -> SimConfig:
+    """Read a YAML or JSON file (``None``: the defaults); ``fidelity_preset`` overrides its ``fidelity``."""
+    data = {} if path is None else read_yaml(path)
+    data = {} if data is None else data
+    if fidelity_preset is not None and isinstance(data, Mapping):
+        data = {**data, "fidelity": fidelity_preset}
+    return parse_config(data)
 
 
 def parse_config(data: Any) -> SimConfig:
     """Validate a mapping (the parsed file) into a :class:`SimConfig`; errors name the field."""
     _require_mapping(data, "config", _TOP_FIELDS)
+    preset = _choice(data, "fidelity", SimConfig.fidelity, fidelity.PRESETS)
+    data = {**fidelity.preset(preset), **data}
     defaults = _job_config(data, "config", JobConfig())
     jobs = data.get("jobs") or {}
     _require_mapping(jobs, "config: jobs", None)
@@ -140,6 +162,12 @@ def parse_config(data: Any) -> SimConfig:
         queue_cap=_integer(data, "queue_cap", "config", SimConfig.queue_cap, minimum=0),
         max_ongoing=_integer(data, "max_ongoing", "config", SimConfig.max_ongoing, minimum=1),
         window_s=_number(data, "window_s", "config", SimConfig.window_s, minimum=0, strict=True),
+        fidelity=preset,
+        **{name: _choice(data, name, getattr(SimConfig, name), options) for name, options in fidelity.CHOICES.items()},
+        grant_retries=_integer(data, "grant_retries", "config", SimConfig.grant_retries, minimum=0),
+        drops_in_mean_latency=_flag(data, "drops_in_mean_latency", SimConfig.drops_in_mean_latency),
+        faro_quantile=_optional(data, "faro_quantile", maximum=1),
+        faro_startup_s=_optional(data, "faro_startup_s"),
     )
     if config.cold_start_s < config.hot_start_s:
         raise FarodError(f"config: cold_start_s ({config.cold_start_s}) must be >= hot_start_s ({config.hot_start_s})")
@@ -204,6 +232,29 @@ def _number(data: Mapping, name: str, where: str, default, *, minimum: float, st
         bound = f"> {minimum}" if strict else f">= {minimum}"
         raise FarodError(f"{where}.{name} must be a number {bound}, got {value!r}")
     return float(value)
+
+
+def _choice(data: Mapping, name: str, default: str, options: tuple[str, ...]) -> str:
+    value = data.get(name, default)
+    if value not in options:
+        raise FarodError(f"config.{name} must be one of {', '.join(options)}, got {value!r}")
+    return value
+
+
+def _flag(data: Mapping, name: str, default: bool) -> bool:
+    value = data.get(name, default)
+    if not isinstance(value, bool):
+        raise FarodError(f"config.{name} must be true or false, got {value!r}")
+    return value
+
+
+def _optional(data: Mapping, name: str, *, maximum: float = math.inf) -> float | None:
+    if data.get(name) is None:
+        return None
+    value = _number(data, name, "config", None, minimum=0, strict=True)
+    if value >= maximum:
+        raise FarodError(f"config.{name} must be below {maximum:g}, got {value!r}")
+    return value
 
 
 def _integer(data: Mapping, name: str, where: str, default, *, minimum: int) -> int:

@@ -48,7 +48,7 @@ from farod.errors import FarodError
 from farod.jobs import UNLIMITED, JobSpec, fitting_replicas, require_minimums_fit
 from farod.policies.base import Decision, JobObservation, Observation, Policy
 from farod.sim import kernel
-from farod.sim.cluster import Cluster, Timing
+from farod.sim.cluster import Cluster, Grants, Timing
 from farod.sim.config import SimConfig
 from farod.sim.metrics import request_metrics
 from farod.trace import Trace
@@ -119,10 +119,12 @@ class _Run:
             proxy=np.array([config.proxy.seconds()] * len(job_configs)),
             slots=slots,
             max_ongoing=config.max_ongoing,
-            queue_cap=config.queue_cap,
+            queue_cap=config.queue_cap + (config.queue_reject == "above_cap"),  # the artifact holds one more
             ring_size=_power_of_two(1.5 * peak_rate.max() * config.window_s + config.queue_cap + config.max_ongoing * slots),
             transit_size=_power_of_two(2 * peak_rate.max() * _far_tail_s(config.proxy)),
             expected_requests=int(trace.counts.sum() * 1.02) + 4096,
+            observe_drops=config.drops_in_mean_latency,
+            schedule=kernel.exact_arrivals(trace.counts, trace.unit_s, scenario.seed) if config.arrivals == "exact" else None,
         )
         timing = Timing(
             hot_start_s=config.hot_start_s,
@@ -130,7 +132,14 @@ class _Run:
             reap_idle_s=config.reap_idle_s,
             reconcile_interval_s=config.reconcile_interval_s,
         )
-        self.cluster = Cluster(state=self.state, jobs=self.specs, quota=scenario.quota, timing=timing)
+        grants = Grants(
+            order=config.grant_order,
+            ungranted=config.ungranted,
+            retries=config.grant_retries,
+            pod_scope=config.pod_scope,
+            while_scaling=config.while_scaling,
+        )
+        self.cluster = Cluster(state=self.state, jobs=self.specs, quota=scenario.quota, timing=timing, grants=grants)
         self.readings = _Readings(self.state, window_s=config.window_s)
         self.replica_seconds = np.zeros((len(self.specs), self.units))
         self.pod_seconds = 0.0
@@ -192,7 +201,7 @@ class _Run:
                 mean_latency_ms=float(stats[j, 1] * 1000) if seen else None,
                 p99_latency_ms=float(stats[j, 2] * 1000) if seen else None,
                 ongoing_requests=None if ongoing is None else float(ongoing[j]),
-                processing_time_ms=float(stats[j, 3] * 1000) if seen else None,
+                processing_time_ms=None if np.isnan(stats[j, 3]) else float(stats[j, 3] * 1000),
                 replicas=self.cluster.targets[j],
                 running_replicas=self.cluster.running(j),
             )

@@ -18,11 +18,13 @@ Jobs do not interact between two ticks (they only share the quota, which moves a
 A request of job ``j``:
 
 1. arrives at the proxy (Poisson process whose rate is the trace count of the current unit divided by
-   the unit length; the gap is redrawn at a unit boundary, which is exact for a memoryless process);
+   the unit length; the gap is redrawn at a unit boundary, which is exact for a memoryless process),
+   or at the next time of a given ``schedule`` (the artifact's arrivals, :func:`exact_arrivals`);
 2. reaches the deployment after a proxy delay (requests in transit are kept sorted by that time);
 3. is assigned to the ready replica with the fewest requests in flight, if one has fewer than
    ``max_ongoing``; otherwise waits in the deployment queue, or is rejected (latency +inf) if
-   ``queue_cap`` requests already wait;
+   ``queue_cap`` requests already wait (with ``observe_drops`` the rejection also enters the observed
+   window statistics with its two proxy delays as latency, as the Faro artifact's metrics had it);
 4. is served FIFO by its replica, one request at a time, then pays a second proxy delay on the way
    back. A replica that frees a slot takes the head of the deployment queue.
 
@@ -51,7 +53,9 @@ ARRIVAL, BACK_DELAY, SERVICE, REACH = 0, 1, 2, 3
 # Columns of the per-job float table.
 LAST_EVENT, ONGOING_INTEGRAL = 0, 1
 # Columns of the per-job int table.
-ONGOING, ARRIVED, QUEUE_HEAD, QUEUE_LENGTH, TRANSIT, UNIT, HEAP_SIZE, READY_COUNT, RING_NEXT, RING_COUNT = range(10)
+ONGOING, ARRIVED, QUEUE_HEAD, QUEUE_LENGTH, TRANSIT, UNIT, HEAP_SIZE, READY_COUNT, RING_NEXT, RING_COUNT, SCHEDULED = (
+    range(11)
+)
 # Columns of the per-job distribution table: shifted lognormals (shape, loc s, scale s).
 SERVICE_DIST, PROXY_DIST = 0, 3
 # Columns of the completion ring (window statistics).
@@ -72,6 +76,9 @@ class KernelState:
     dist: np.ndarray  # (J, 6) service and proxy shifted lognormals, seconds
     max_ongoing: int
     queue_cap: int
+    observe_drops: bool  # rejected requests enter the window statistics (latency: their proxy delays)
+    schedule: np.ndarray  # (N,) given arrival times, job after job, each job's sorted; empty: Poisson
+    schedule_start: np.ndarray  # (J + 1,) where each job's times start in ``schedule``; empty: Poisson
     rng: np.ndarray  # (J,) uint64 stream states
     next_request: np.ndarray  # (J, 4) the job's next arrival
     replica_f: np.ndarray  # (J, R, 3)
@@ -83,7 +90,7 @@ class KernelState:
     heap_slot: np.ndarray  # (J, R)
     ready: np.ndarray  # (J, R) slots of the ready replicas
     job_f: np.ndarray  # (J, 2)
-    job_i: np.ndarray  # (J, 10)
+    job_i: np.ndarray  # (J, 11)
     arrivals: np.ndarray  # (J, U) requests that arrived in each unit
     ring: np.ndarray  # (J, W, 3) latest completions
     out_job: np.ndarray  # (N,) int16 finished requests: job,
@@ -106,15 +113,23 @@ class KernelState:
         ring_size: int,
         transit_size: int,
         expected_requests: int,
+        observe_drops: bool = False,
+        schedule: list[np.ndarray] | None = None,
     ) -> "KernelState":
-        """Empty cluster; ``service``/``proxy`` are (J, 3) arrays of (shape, loc s, scale s)."""
+        """Empty cluster; ``service``/``proxy`` are (J, 3) arrays of (shape, loc s, scale s).
+
+        ``schedule``: per job, its arrival times (else a Poisson process at ``rates``)."""
         jobs, units = rates.shape
+        starts = np.cumsum([0] + [len(times) for times in schedule]) if schedule is not None else []
         state = cls(
             rates=np.ascontiguousarray(rates, dtype=np.float64),
             unit_s=float(unit_s),
             dist=np.ascontiguousarray(np.hstack([service, proxy]), dtype=np.float64),
             max_ongoing=int(max_ongoing),
             queue_cap=int(queue_cap),
+            observe_drops=bool(observe_drops),
+            schedule=np.concatenate([np.zeros(0), *(schedule or [])]).astype(np.float64),
+            schedule_start=np.asarray(starts, dtype=np.int64),
             rng=_seed_streams(seed, jobs),
             next_request=np.zeros((jobs, 4)),
             replica_f=np.zeros((jobs, slots, 3)),
@@ -126,7 +141,7 @@ class KernelState:
             heap_slot=np.zeros((jobs, slots), dtype=np.int64),
             ready=np.zeros((jobs, slots), dtype=np.int64),
             job_f=np.zeros((jobs, 2)),
-            job_i=np.zeros((jobs, 10), dtype=np.int64),
+            job_i=np.zeros((jobs, 11), dtype=np.int64),
             arrivals=np.zeros((jobs, units), dtype=np.int64),
             ring=np.zeros((jobs, ring_size, 3)),
             out_job=np.zeros(expected_requests, dtype=np.int16),
@@ -135,12 +150,14 @@ class KernelState:
             out_count=np.zeros(1, dtype=np.int64),
         )
         for job in range(jobs):
-            _draw_next(job, 0.0, 0, state.rates, state.unit_s, state.rng, state.next_request, state.dist, state.job_i)
+            _draw_next(job, 0.0, 0, state.rates, state.unit_s, state.schedule, state.schedule_start, state.rng,
+                       state.next_request, state.dist, state.job_i)  # fmt: skip
         return state
 
     def _args(self):
         return (
-            self.rates, self.unit_s, self.dist, self.max_ongoing, self.queue_cap, self.rng, self.next_request,
+            self.rates, self.unit_s, self.dist, self.max_ongoing, self.queue_cap, self.observe_drops, self.schedule,
+            self.schedule_start, self.rng, self.next_request,
             self.replica_f, self.replica_i, self.local, self.queue, self.transit, self.heap_time, self.heap_slot,
             self.ready, self.job_f, self.job_i, self.arrivals, self.ring,
             self.out_job, self.out_unit, self.out_latency, self.out_count,
@@ -181,7 +198,8 @@ def remove_replica(state: KernelState, *, job: int, slot: int) -> bool:
 
 
 def window_stats(state: KernelState, *, since: float) -> np.ndarray:
-    """Per job: (completions, mean latency s, p99 latency s, mean service s) of requests finished after ``since``."""
+    """Per job: (completions, mean latency s, p99 latency s, mean service s) of requests finished after ``since``
+    (completions and latencies include observed rejections, see ``observe_drops``)."""
     return _window_stats(state.ring, state.job_i, since)
 
 
@@ -196,6 +214,23 @@ def warm_up() -> None:
     advance(state, 60.0)
     window_stats(state, since=0.0)
     remove_replica(state, job=0, slot=slot)
+
+
+def exact_arrivals(counts: np.ndarray, unit_s: float, seed: int) -> list[np.ndarray]:
+    """Per job, arrival times as the Faro artifact made them: each unit's exact count, the first at the
+    unit's start, then exponential gaps of ``unit_s / count`` (a unit may spill into the next; the last
+    unit's spill is held at the trace's end, so every request belongs to a unit of the trace)."""
+    schedule = []
+    for job, per_unit in enumerate(np.asarray(counts, dtype=np.int64)):
+        rng = np.random.default_rng([seed, job])
+        per_unit = np.maximum(per_unit, 0)
+        units = np.repeat(np.arange(len(per_unit)), per_unit)
+        gaps = rng.exponential(1.0, units.size) * (unit_s / np.maximum(per_unit, 1))[units]
+        elapsed = np.cumsum(gaps) - gaps  # within the whole job; made relative to each unit's first below
+        firsts = np.cumsum(per_unit) - per_unit
+        times = units * unit_s + elapsed - elapsed[firsts[units]] if units.size else elapsed
+        schedule.append(np.sort(np.minimum(times, len(per_unit) * unit_s * (1 - 1e-12))))
+    return schedule
 
 
 def _seed_streams(seed: int, jobs: int) -> np.ndarray:
@@ -228,20 +263,34 @@ def _shifted_lognormal(rng, job, dist, column):
 
 
 @numba.njit(cache=True)
-def _draw_next(job, t, unit, rates, unit_s, rng, next_request, dist, job_i):
+def _draw_request(job, arrival, unit, rng, next_request, dist, job_i):
+    """The job's next request arrives at ``arrival``: draw its delays and service time."""
+    next_request[job, ARRIVAL] = arrival
+    next_request[job, REACH] = arrival + _shifted_lognormal(rng, job, dist, PROXY_DIST)
+    next_request[job, BACK_DELAY] = _shifted_lognormal(rng, job, dist, PROXY_DIST)
+    next_request[job, SERVICE] = _shifted_lognormal(rng, job, dist, SERVICE_DIST)
+    job_i[job, UNIT] = unit
+
+
+@numba.njit(cache=True)
+def _draw_next(job, t, unit, rates, unit_s, schedule, schedule_start, rng, next_request, dist, job_i):
     """Draw the job's next arrival after ``t`` (in trace unit ``unit``) with its delays and service time."""
     units = rates.shape[1]
+    if schedule_start.shape[0] > 0:
+        index = schedule_start[job] + job_i[job, SCHEDULED]
+        if index < schedule_start[job + 1]:
+            job_i[job, SCHEDULED] += 1
+            arrival = schedule[index]
+            _draw_request(job, arrival, int(arrival / unit_s), rng, next_request, dist, job_i)
+            return
+        unit = units
     while unit < units:
         rate = rates[job, unit]
         unit_end = (unit + 1) * unit_s
         if rate > 0.0:
             candidate = t - math.log(_uniform(rng, job)) / rate
             if candidate < unit_end:
-                next_request[job, ARRIVAL] = candidate
-                next_request[job, REACH] = candidate + _shifted_lognormal(rng, job, dist, PROXY_DIST)
-                next_request[job, BACK_DELAY] = _shifted_lognormal(rng, job, dist, PROXY_DIST)
-                next_request[job, SERVICE] = _shifted_lognormal(rng, job, dist, SERVICE_DIST)
-                job_i[job, UNIT] = unit
+                _draw_request(job, candidate, unit, rng, next_request, dist, job_i)
                 return
         t = unit_end
         unit += 1
@@ -340,8 +389,20 @@ def _record(job, arrival, latency, unit_s, out_job, out_unit, out_latency, out_c
 
 
 @numba.njit(cache=True)
-def _deliver(job, now, request, unit_s, max_ongoing, queue_cap, replica_f, replica_i, local, queue,
-             heap_time, heap_slot, ready, job_i, out_job, out_unit, out_latency, out_count):  # fmt: skip
+def _observe(job, now, latency, service, ring, job_i):
+    """Enter a finished request in the ring the window statistics read (``service`` NaN: rejected)."""
+    ring_size = ring.shape[1]
+    position = job_i[job, RING_NEXT]
+    ring[job, position, RING_TIME] = now
+    ring[job, position, RING_LATENCY] = latency
+    ring[job, position, RING_SERVICE] = service
+    job_i[job, RING_NEXT] = (position + 1) % ring_size
+    job_i[job, RING_COUNT] = min(job_i[job, RING_COUNT] + 1, ring_size)
+
+
+@numba.njit(cache=True)
+def _deliver(job, now, request, unit_s, max_ongoing, queue_cap, observe_drops, replica_f, replica_i, local, queue,
+             heap_time, heap_slot, ready, job_i, ring, out_job, out_unit, out_latency, out_count):  # fmt: skip
     """A request reaches the deployment: least-loaded ready replica, else the queue, else rejected."""
     best = -1
     best_length = max_ongoing
@@ -365,6 +426,8 @@ def _deliver(job, now, request, unit_s, max_ongoing, queue_cap, replica_f, repli
         job_i[job, ONGOING] += 1
     else:
         _record(job, request[ARRIVAL], np.inf, unit_s, out_job, out_unit, out_latency, out_count)
+        if observe_drops:  # the 503 goes back through the proxy: what a latency metric then sees
+            _observe(job, now, now - request[ARRIVAL] + request[BACK_DELAY], np.nan, ring, job_i)
 
 
 @numba.njit(cache=True)
@@ -376,13 +439,7 @@ def _complete(job, slot, now, unit_s, max_ongoing, replica_f, replica_i, local, 
     service = local[job, slot, head, SERVICE]
     latency = now + local[job, slot, head, BACK_DELAY] - arrival
     _record(job, arrival, latency, unit_s, out_job, out_unit, out_latency, out_count)
-    ring_size = ring.shape[1]
-    position = job_i[job, RING_NEXT]
-    ring[job, position, RING_TIME] = now
-    ring[job, position, RING_LATENCY] = latency
-    ring[job, position, RING_SERVICE] = service
-    job_i[job, RING_NEXT] = (position + 1) % ring_size
-    job_i[job, RING_COUNT] = min(job_i[job, RING_COUNT] + 1, ring_size)
+    _observe(job, now, latency, service, ring, job_i)
     job_i[job, ONGOING] -= 1
     replica_i[job, slot, HEAD] = (head + 1) % max_ongoing
     replica_i[job, slot, LENGTH] -= 1
@@ -433,8 +490,8 @@ def _leave_transit(job, transit, job_i, request):
 
 
 @numba.njit(cache=True)
-def _advance(t_end, rates, unit_s, dist, max_ongoing, queue_cap, rng, next_request, replica_f, replica_i, local,
-             queue, transit, heap_time, heap_slot, ready, job_f, job_i, arrivals, ring,
+def _advance(t_end, rates, unit_s, dist, max_ongoing, queue_cap, observe_drops, schedule, schedule_start, rng,
+             next_request, replica_f, replica_i, local, queue, transit, heap_time, heap_slot, ready, job_f, job_i, arrivals, ring,
              out_job, out_unit, out_latency, out_count):  # fmt: skip
     """Run every job to ``t_end``; returns True (early) when the output arrays are full."""
     capacity = out_latency.shape[0]
@@ -462,13 +519,15 @@ def _advance(t_end, rates, unit_s, dist, max_ongoing, queue_cap, rng, next_reque
                               heap_slot, job_i, ring, out_job, out_unit, out_latency, out_count)  # fmt: skip
             elif t_transit == now:
                 _leave_transit(job, transit, job_i, request)
-                _deliver(job, now, request, unit_s, max_ongoing, queue_cap, replica_f, replica_i, local, queue,
-                         heap_time, heap_slot, ready, job_i, out_job, out_unit, out_latency, out_count)  # fmt: skip
+                _deliver(job, now, request, unit_s, max_ongoing, queue_cap, observe_drops, replica_f, replica_i, local,
+                         queue, heap_time, heap_slot, ready, job_i, ring, out_job, out_unit, out_latency,
+                         out_count)  # fmt: skip
             else:
                 arrivals[job, job_i[job, UNIT]] += 1
                 job_i[job, ARRIVED] += 1
                 _enter_transit(job, next_request, transit, job_i)
-                _draw_next(job, now, job_i[job, UNIT], rates, unit_s, rng, next_request, dist, job_i)
+                _draw_next(job, now, job_i[job, UNIT], rates, unit_s, schedule, schedule_start, rng, next_request,
+                           dist, job_i)  # fmt: skip
         if t_end < np.inf and t_end > job_f[job, LAST_EVENT]:
             job_f[job, ONGOING_INTEGRAL] += job_i[job, ONGOING] * (t_end - job_f[job, LAST_EVENT])
             job_f[job, LAST_EVENT] = t_end
@@ -526,6 +585,7 @@ def _window_stats(ring, job_i, since):
     for job in range(jobs):
         latencies = np.empty(job_i[job, RING_COUNT])
         service_sum = 0.0
+        served = 0
         n = 0
         position = job_i[job, RING_NEXT]
         while n < job_i[job, RING_COUNT]:
@@ -533,11 +593,15 @@ def _window_stats(ring, job_i, since):
             if ring[job, position, RING_TIME] <= since:
                 break
             latencies[n] = ring[job, position, RING_LATENCY]
-            service_sum += ring[job, position, RING_SERVICE]
+            service = ring[job, position, RING_SERVICE]
+            if not math.isnan(service):  # an observed rejection has no service time
+                service_sum += service
+                served += 1
             n += 1
         result[job, 0] = n
         if n:
             result[job, 1] = latencies[:n].mean()
             result[job, 2] = np.percentile(latencies[:n], 99.0)
-            result[job, 3] = service_sum / n
+        if served:
+            result[job, 3] = service_sum / served
     return result

@@ -67,7 +67,7 @@ class Suite:
             spec.policy,
             jobs=scenario.jobs,
             quota=scenario.quota,
-            params=self.policy_params.get(spec.policy),
+            params={**self.config.policy_params(spec.policy), **self.policy_params.get(spec.policy, {})} or None,
             future=future,
             train=self.train,
             recording=self.recording,
