@@ -58,6 +58,7 @@ def cluster():
         in_cluster.watcher.watch_timeout_s = 1
         in_cluster.daemon.controller.swap_policy(ScriptedPolicy(jobs=config.jobs_by_key, wants={"a/m": 3, "b/m": 1}))
         in_cluster.watcher.start()
+        in_cluster.sender.start()
         yield kube, in_cluster
         in_cluster.release()
 
@@ -73,8 +74,8 @@ def test_only_the_leader_scales_and_scaling_becomes_events(cluster):
         record = controller.decide("react")
     assert record["applied"] and record["targets"] == {"a/m": 3, "b/m": 1}
     assert _serve_config(kube) == SERVE_CONFIG.replace("num_replicas: 1", "num_replicas: 3", 1)
-    assert [e["note"] for e in _events(kube, "ScaledUp")] == ["a/m 1->3"]
-    saturated = _events(kube, "QuotaSaturated")  # 3 + 1 replicas of 1 CPU fill the 4-CPU quota
+    saturated = wait_until(lambda: _events(kube, "QuotaSaturated"), timeout_s=5)
+    assert [e["note"] for e in _events(kube, "ScaledUp")] == ["a/m 1->3"]  # 3 + 1 replicas of 1 CPU fill the 4-CPU quota
     assert len(saturated) == 1 and saturated[0]["regarding"] == {"apiVersion": "ray.io/v1", "kind": "RayService",
                                                                  "namespace": "ml", "name": "serving"}
 

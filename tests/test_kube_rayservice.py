@@ -133,7 +133,7 @@ def test_conflict_is_retried_on_the_new_text(kube, actuator):
     actuator.apply({"serve-cluster0/classifier": 6}, JOBS)
     text = _stored(kube)["spec"]["serveConfigV2"]
     assert "route_prefix: /v2" in text and "num_replicas:   6" in text  # both edits survive
-    assert [method for method, _, _ in kube.requests] == ["GET", "PATCH", "GET", "PATCH"]
+    assert [request.method for request in kube.requests] == ["GET", "PATCH", "GET", "PATCH"]
 
 
 def test_endless_conflicts_give_up_with_reason_conflict(kube):

@@ -21,13 +21,17 @@ All targets go out in one merge patch of ``spec.serveConfigV2`` that carries the
 ``metadata.resourceVersion`` it was computed from (so RBAC needs only ``patch``, and no other field is
 sent back): KubeRay, a GitOps controller or a person may edit the RayService at the same time, and
 the API server answers 409 to a patch whose resourceVersion is stale. Then the actuator reads again
-and redoes the rewrite on the new text, up to ``max_conflict_retries`` times. Re-asserting unchanged targets writes nothing. A deployment with its
+and redoes the rewrite on the new text, up to ``max_conflict_retries`` times (after a short jittered
+pause). Right before each patch it asks ``may_write(timeout_s)`` -- with leader election, whether
+this process still leads for the whole time the patch may take -- and writes nothing otherwise. Re-asserting unchanged targets writes nothing. A deployment with its
 own ``autoscaling_config`` (or ``num_replicas: auto``) would fight farod and is refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import random
+import time
+from collections.abc import Callable, Mapping
 
 import kubernetes
 import urllib3
@@ -160,12 +164,14 @@ class RayServiceActuator(Actuator):
         name: str,
         max_conflict_retries: int = 5,
         timeout_s: float = 5.0,
+        may_write: Callable[[float], bool] = lambda within_s: True,
     ):
         if not name:
             raise ValueError("name: the RayService to scale must be given")
         self._api = kubernetes.client.CustomObjectsApi(api_client)
         self.namespace, self.rayservice = namespace, name
         self.max_conflict_retries, self.timeout_s = max_conflict_retries, timeout_s
+        self.may_write = may_write
 
     def _call(self, function, *args):
         where = f"rayservice {self.namespace}/{self.rayservice}"
@@ -219,10 +225,14 @@ class RayServiceActuator(Actuator):
                 return  # re-asserting what is already there writes nothing
             patch = {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
                      "spec": {"serveConfigV2": rewritten}}
+            if not self.may_write(self.timeout_s):
+                raise ActuationError(f"rayservice {self.namespace}/{self.rayservice}: no longer the leader; "
+                                     "not written", reason="not_leader")
             try:
                 self._call(self._api.patch_namespaced_custom_object, self.rayservice, patch)
                 return
             except kubernetes.client.ApiException:  # 409: someone wrote in between; redo on the new text
+                time.sleep(random.uniform(0.0, 0.1))
                 continue
         raise ActuationError(
             f"rayservice {self.namespace}/{self.rayservice}: still conflicting after "

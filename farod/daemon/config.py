@@ -119,6 +119,7 @@ class KubernetesConfig:
     namespace: str = "default"
     policy_configmap_name: str = "farod-config"
     policy_configmap_key: str = "farod.yaml"
+    request_timeout_s: float = 5.0  # every Kubernetes API call gives up after this
     leader_election: LeaderElectionConfig = LeaderElectionConfig()
 
 
@@ -392,6 +393,7 @@ def _kubernetes(section: _Section) -> KubernetesConfig:
         namespace=section.string("namespace", "default"),
         policy_configmap_name=configmap.string("name", KubernetesConfig.policy_configmap_name),
         policy_configmap_key=configmap.string("key", KubernetesConfig.policy_configmap_key),
+        request_timeout_s=section.number("request_timeout_s", KubernetesConfig.request_timeout_s),
         leader_election=LeaderElectionConfig(
             enabled=election.boolean("enabled", defaults.enabled),
             lease_name=election.string("lease_name", defaults.lease_name),
@@ -405,6 +407,8 @@ def _kubernetes(section: _Section) -> KubernetesConfig:
     section.done()
     if kubernetes.leader_election.renew_deadline_s >= kubernetes.leader_election.lease_duration_s:
         raise FarodError("kubernetes.leader_election.renew_deadline_s: must be shorter than lease_duration_s")
+    if not 0 < kubernetes.request_timeout_s <= 300:
+        raise FarodError(f"kubernetes.request_timeout_s: must be in (0, 300], got {kubernetes.request_timeout_s:g}")
     return kubernetes
 
 

@@ -20,9 +20,20 @@ SIGTERM or SIGINT sets an event; :meth:`Daemon.stop` then shuts the scheduler do
 running decision, so a stop lands between actuations and never leaves a half-applied decision.
 
 Hooks for the Kubernetes integration (:mod:`farod.kube` or similar): ``is_leader`` (asked before every
-actuation; a follower runs as dry-run), ``quota`` (called at every decision, e.g. a ResourceQuota
-reader) and :meth:`Daemon.reload` (a validated config from a ConfigMap watch: the new policy takes
-over at the next decision). ``Daemon.controller.listeners`` receives every decision record (Events).
+actuation; a follower runs as dry-run and exports no per-job series), ``quota`` (called at every
+decision, e.g. a ResourceQuota reader), :meth:`Daemon.reload` (a validated config from a ConfigMap
+watch: the new policy, cadence, safety limits and static quota take over at the next decision; a change
+of any other field is refused as needing a restart, never announced as applied) and
+:attr:`Daemon.threads` (background threads whose death fails ``/readyz``).
+``Daemon.controller.listeners`` receives every decision record (Events).
+
+``/readyz`` is 200 only while the controller is ready (fewer than ``misses_before_unready`` misses in a
+row), no decision has been running for longer than ``stall_after_s`` (a call without a timeout that
+hangs is a failed probe, not a frozen daemon that looks fine) and every thread in
+:attr:`Daemon.threads`, the scheduler's included, is alive. Stopping waits for the running decision
+at most ``stop_grace_s``: every call it makes has its own timeout, and a decision that still has not
+finished can no longer write once the Lease is released (the actuator checks leadership right before
+each write).
 """
 
 from __future__ import annotations
@@ -52,6 +63,9 @@ from farod.daemon.server import start_server
 from farod.errors import FarodError
 from farod.policies.base import Policy
 from farod.signals.prometheus import PrometheusSignals, PrometheusUnavailable
+
+# What a reload applies; a change of any other config field needs a restart.
+LIVE_FIELDS = ("policy", "forecaster", "intervals", "safety", "quota")
 
 
 def build_policy(config: Config, *, quota: Mapping[str, float],
@@ -105,20 +119,25 @@ class Daemon:
         config: Config,
         *,
         clock: Callable[[], float] = time.time,
-        is_leader: Callable[[], bool] = lambda: True,
+        is_leader: Callable[[], bool] | None = None,
         quota: Callable[[], Mapping[str, float]] | None = None,
         actuator: Actuator | None = None,
         signals: PrometheusSignals | None = None,
         registry: CollectorRegistry | None = None,
+        stall_after_s: float | None = None,
+        stop_grace_s: float = 20.0,
     ):
         if quota is None:
             if config.quota_resource_quota:
                 raise FarodError("quota.from_resource_quota: needs the Kubernetes quota reader (kubernetes.enabled)")
-            static_quota = dict(config.quota)
-            quota = lambda: static_quota  # noqa: E731
+            quota = lambda: dict(self.config.quota)  # noqa: E731 - follows reloads
         self.config = config
         self.registry = registry or CollectorRegistry()
-        self.metrics = DaemonMetrics(registry=self.registry)
+        self.metrics = DaemonMetrics(registry=self.registry, leading=is_leader)
+        self.stall_after_s = stall_after_s or max(60.0, 6 * config.intervals.tick_s)
+        self.stop_grace_s = stop_grace_s
+        self.threads: list = []  # objects with an ``alive`` property and a ``thread_name``
+        self._deciding_since: float | None = None
         policy = build_policy(config, quota=quota())
         signals = signals or build_signals(config)
         self.history = ArrivalHistory(signals=signals, jobs=config.jobs_by_key,
@@ -129,7 +148,7 @@ class Daemon:
         self.controller = Controller(
             jobs=config.jobs_by_key, policy=policy, signals=signals,
             actuator=actuator or build_actuator(config), metrics=self.metrics, quota=quota, clock=clock,
-            is_leader=is_leader, safety=config.safety, window_s=config.prometheus.window_s, history=self.history,
+            is_leader=is_leader or (lambda: True), safety=config.safety, window_s=config.prometheus.window_s, history=self.history,
             tick_s=config.intervals.tick_s, misses_before_unready=config.prometheus.misses_before_unready)
         self.controller.listeners.append(lambda record: self._adopt_train())
         self.scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(1)},
@@ -145,19 +164,49 @@ class Daemon:
     def start(self, *, serve_http: bool = True) -> None:
         if serve_http:
             self.server = start_server(host=self.config.server.host, port=self.config.server.port,
-                                       registry=self.registry, ready=lambda: self.controller.ready)
+                                       registry=self.registry, ready=lambda: self.unready_reason() is None,
+                                       unready_reason=self.unready_reason)
         self._backfill()
         self._schedule(self.controller.policy)
         self.scheduler.start()
 
+    def unready_reason(self) -> str | None:
+        """Why ``/readyz`` fails (None: ready)."""
+        if not self.controller.ready:
+            return f"{self.controller.misses} decisions in a row could not read the cluster or Prometheus"
+        started = self._deciding_since
+        if started is not None and time.monotonic() - started > self.stall_after_s:
+            return f"a decision has been running for more than {self.stall_after_s:g} s"
+        if self.scheduler.running and not self.scheduler._thread.is_alive():  # noqa: SLF001 - no public probe
+            return "the scheduler thread died"
+        dead = [thread.thread_name for thread in self.threads if not thread.alive]
+        return f"background thread died: {', '.join(dead)}" if dead else None
+
+    def _decide(self, kind: str) -> None:
+        """The scheduler's job: one decision, timed for the stall check of ``/readyz``."""
+        self._deciding_since = time.monotonic()
+        try:
+            self.controller.decide(kind)
+        finally:
+            self._deciding_since = None
+
     def reload(self, config: Config) -> None:
-        """Adopt a validated config's policy and cadence at the next decision; jobs, actuator and train stay."""
-        if config.jobs != self.config.jobs:
-            raise FarodError("jobs: changing the jobs needs a restart")
+        """Adopt a validated config's policy, cadence, safety and quota at the next decision.
+
+        A change of any other field (jobs, actuator, Prometheus, server, Kubernetes settings, where the
+        quota comes from) raises :class:`FarodError` naming it: it needs a restart, which ``helm
+        upgrade`` does through the pod template's config checksum.
+        """
+        restart = [field.name for field in dataclasses.fields(config)
+                   if field.name not in LIVE_FIELDS and getattr(config, field.name) != getattr(self.config, field.name)]
+        if restart:
+            raise FarodError(f"{', '.join(restart)}: changing {'it' if len(restart) == 1 else 'them'} needs a "
+                             "restart (helm upgrade restarts the pod); nothing of this edit was applied")
         with self._policy_lock:
-            policy = build_policy(config, quota=self.controller.quota(), train=self.train)
-            self.config = dataclasses.replace(self.config, policy=config.policy, forecaster=config.forecaster,
-                                              intervals=config.intervals, safety=config.safety)
+            updated = dataclasses.replace(self.config, **{name: getattr(config, name) for name in LIVE_FIELDS})
+            quota = dict(updated.quota) if not updated.quota_resource_quota else self.controller.quota()
+            policy = build_policy(updated, quota=quota, train=self.train)
+            self.config = updated  # the static quota the controller reads follows it
             self.controller.safety = config.safety
             self.controller.swap_policy(policy)
         if self.scheduler.running:
@@ -173,8 +222,12 @@ class Daemon:
 
     def stop(self) -> None:
         self._stopping.set()
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)  # the running decision finishes its actuation first
+        if self.scheduler.running:  # the running decision finishes its actuation first, within the grace
+            waiter = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True)
+            waiter.start()
+            waiter.join(self.stop_grace_s)
+            if waiter.is_alive():
+                structlog.get_logger("farod").warning("stop_grace_exceeded", grace_s=self.stop_grace_s)
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
@@ -207,10 +260,10 @@ class Daemon:
 
     def _schedule(self, policy: Policy) -> None:
         intervals = self.config.intervals
-        self.scheduler.add_job(self.controller.decide, "interval", args=("react",), seconds=intervals.tick_s,
+        self.scheduler.add_job(self._decide, "interval", args=("react",), seconds=intervals.tick_s,
                                id="react", replace_existing=True)
         if policy.plan_interval_s is not None:
-            self.scheduler.add_job(self.controller.decide, "interval", args=("plan",), seconds=intervals.plan_s,
+            self.scheduler.add_job(self._decide, "interval", args=("plan",), seconds=intervals.plan_s,
                                    id="plan", replace_existing=True, next_run_time=datetime.now(timezone.utc))
         elif self.scheduler.get_job("plan"):
             self.scheduler.remove_job("plan")

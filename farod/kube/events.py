@@ -14,12 +14,15 @@ jobs of one decision into a single ``ScaledUp`` or ``ScaledDown`` event; ``Quota
 when the quota fills up, not on every tick it stays full. And :class:`EventRecorder` folds a repeat of
 the same (object, reason, note) within ``series_window_s`` into the first Event's ``series`` (count,
 lastObservedTime), as client-go's event correlator does. Posting is best effort: an API error is
-logged and never stops a decision.
+logged and never stops a decision. Each call gives up after ``timeout_s``, and the daemon posts its
+scaling Events through an :class:`EventSender` -- a queue and a thread of their own -- so even a slow
+API server never delays a decision.
 """
 
 from __future__ import annotations
 
 import datetime
+import queue
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -27,7 +30,7 @@ from collections.abc import Callable, Mapping
 import kubernetes
 import structlog
 
-from farod.kube.client import API_ERRORS
+from farod.kube.background import Background
 
 log = structlog.get_logger(__name__)
 
@@ -65,10 +68,12 @@ class EventRecorder:
         instance: str,
         series_window_s: float = 600.0,
         clock: Callable[[], float] = time.time,
+        timeout_s: float = 5.0,
     ):
         self._api = kubernetes.client.EventsV1Api(api_client)
         self.namespace, self.instance = namespace, instance
         self.series_window_s = series_window_s
+        self.timeout_s = timeout_s
         self._clock = clock
         self._recent: dict[tuple, tuple[str, str, int, float]] = {}  # key -> (namespace, name, count, first seen)
 
@@ -81,15 +86,15 @@ class EventRecorder:
             if key in self._recent and now - self._recent[key][3] < self.series_window_s:
                 namespace, name, count, first_seen = self._recent[key]
                 patch = {"series": {"count": count + 1, "lastObservedTime": _micro_time(now)}}
-                self._api.patch_namespaced_event(name, namespace, patch)
+                self._api.patch_namespaced_event(name, namespace, patch, _request_timeout=self.timeout_s)
                 self._recent[key] = (namespace, name, count + 1, first_seen)
             else:
                 namespace = regarding.get("namespace") or self.namespace
                 name = self._create(namespace=namespace, regarding=regarding, reason=reason, note=note,
                                     action=action, type=type, now=now)
                 self._recent[key] = (namespace, name, 1, now)
-        except API_ERRORS as exc:
-            log.warning("event_failed", reason=reason, error=str(getattr(exc, "reason", exc)))
+        except Exception as exc:  # noqa: BLE001 - API errors, timeouts: an Event is never worth a failure
+            log.warning("event_failed", reason=reason, error=str(getattr(exc, "reason", exc))[:200])
             self._recent.pop(key, None)
             return False
         return True
@@ -109,7 +114,7 @@ class EventRecorder:
             "type": type,
             "regarding": dict(regarding),
         }
-        self._api.create_namespaced_event(namespace, body)
+        self._api.create_namespaced_event(namespace, body, _request_timeout=self.timeout_s)
         return name
 
 
@@ -139,3 +144,28 @@ class ScalingEvents:
                 type="Warning",
             )
         self._saturated = bool(full)
+
+
+class EventSender(Background):
+    """Runs Event posts queued by :meth:`submit` one after the other on a thread of its own."""
+
+    def __init__(self, *, capacity: int = 100):
+        super().__init__(thread_name="events")
+        self._queue: queue.Queue[Callable[[], object]] = queue.Queue(capacity)
+
+    def submit(self, post: Callable[[], object]) -> bool:
+        """Queue ``post``; False (and a log line) when the queue is full, e.g. the API server hangs."""
+        try:
+            self._queue.put_nowait(post)
+        except queue.Full:
+            log.warning("event_dropped", queued=self._queue.qsize())
+            return False
+        return True
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                post = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            post()

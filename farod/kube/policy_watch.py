@@ -18,11 +18,17 @@ by either, the last good config stays, a ``PolicyRejected`` Event (Warning) carr
 message and :attr:`rejected` is set (``on_rejected`` lets the daemon export it as a metric). The
 text the process started from (``initial_text``) is not news and posts nothing. :attr:`generation`
 counts applied configs. The watch restarts from the last seen ``resourceVersion`` when the
-server closes it, and from a fresh list after an error.
+server closes it, and from a fresh list after an error (after a jittered pause).
+
+Nothing an edit or the stream carries can end the watch: a parser or ``on_apply`` that raises
+anything at all (an integer of 400 digits, YAML nested 1000 deep) is a rejected edit, a line of the
+stream that is not an event is skipped, and any other error restarts the watch. Every call carries
+a request timeout (the watch's read timeout is its server-side timeout plus ``request_timeout_s``).
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -37,6 +43,12 @@ from farod.kube.events import EventRecorder
 log = structlog.get_logger(__name__)
 Config = TypeVar("Config")
 _UNSEEN = object()  # no text seen yet (a ConfigMap without the key is text None, and news)
+
+
+def _unexpected(name: str, exc: Exception) -> str:
+    """One line for a failure the parser did not turn into its own message."""
+    detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"configmap {name}: unusable ({type(exc).__name__}{': ' + detail if detail else ''})"
 
 
 class PolicyWatcher(Background, Generic[Config]):
@@ -56,6 +68,7 @@ class PolicyWatcher(Background, Generic[Config]):
         on_apply: Callable[[Config], None] | None = None,
         on_rejected: Callable[[bool], None] | None = None,
         watch_timeout_s: int = 300,
+        request_timeout_s: float = 5.0,
     ):
         super().__init__(thread_name=f"watch-{name}")
         self._core = kubernetes.client.CoreV1Api(api_client)
@@ -63,6 +76,7 @@ class PolicyWatcher(Background, Generic[Config]):
         self._parse, self._events = parse, events
         self._on_apply, self._on_rejected = on_apply, on_rejected
         self.watch_timeout_s = watch_timeout_s
+        self.request_timeout_s = request_timeout_s
         self.current: Config | None = initial
         self.generation = 0
         self.rejected = False
@@ -82,10 +96,11 @@ class PolicyWatcher(Background, Generic[Config]):
             config = self._parse(text)
             if self._on_apply:
                 self._on_apply(config)
-        except FarodError as exc:
-            self._set_rejected(True, str(exc))
-            log.warning("policy_rejected", configmap=self.name, error=str(exc))
-            self._post(configmap, reason="PolicyRejected", note=str(exc), type="Warning")
+        except Exception as exc:  # noqa: BLE001 - any failure of an edit is a rejection, never a dead watch
+            message = str(exc) if isinstance(exc, FarodError) else _unexpected(self.name, exc)
+            self._set_rejected(True, message)
+            log.warning("policy_rejected", configmap=self.name, error=message)
+            self._post(configmap, reason="PolicyRejected", note=message, type="Warning")
             return
         self.current = config
         self.generation += 1
@@ -108,7 +123,7 @@ class PolicyWatcher(Background, Generic[Config]):
         self._events.post(regarding=regarding, reason=reason, note=note, action="Reload", type=type)
 
     def run(self) -> None:
-        """Watch until :meth:`stop`, resuming after server timeouts and errors."""
+        """Watch until :meth:`stop`, resuming after server timeouts and any error."""
         resource_version = None
         while not self.stopping.is_set():
             self._watch = kubernetes.watch.Watch()
@@ -119,17 +134,21 @@ class PolicyWatcher(Background, Generic[Config]):
                     field_selector=f"metadata.name={self.name}",
                     resource_version=resource_version,
                     timeout_seconds=self.watch_timeout_s,
+                    _request_timeout=(self.request_timeout_s, self.watch_timeout_s + self.request_timeout_s),
                 ):
-                    configmap = event["object"]
+                    configmap = event.get("object") if isinstance(event, dict) else None
+                    if not isinstance(configmap, kubernetes.client.V1ConfigMap) or configmap.metadata is None:
+                        continue  # a blank or garbled line of the stream is not an event
                     resource_version = configmap.metadata.resource_version
-                    if event["type"] in ("ADDED", "MODIFIED"):
+                    if event.get("type") in ("ADDED", "MODIFIED"):
                         self.handle(configmap)
-            except (*API_ERRORS, ValueError) as exc:
+            except Exception as exc:  # noqa: BLE001 - the watch must outlive anything the server sends
                 if self.stopping.is_set():
                     break
-                log.warning("policy_watch_error", configmap=self.name, error=str(exc))
+                level = log.warning if isinstance(exc, (*API_ERRORS, ValueError)) else log.error
+                level("policy_watch_error", configmap=self.name, error=repr(exc)[:300])
                 resource_version = None
-                self.stopping.wait(1.0)
+                self.stopping.wait(random.uniform(0.5, 1.5))
 
     def stop(self, timeout_s: float = 5.0) -> None:
         if self._watch is not None:

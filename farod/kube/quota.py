@@ -67,13 +67,17 @@ def pod_requests(pod) -> dict[str, float]:
 
 
 def read_resource_quota(
-    *, api_client: kubernetes.client.ApiClient, namespace: str, name: str, managed_selector: str
+    *, api_client: kubernetes.client.ApiClient, namespace: str, name: str, managed_selector: str,
+    timeout_s: float = 5.0,
 ) -> dict[str, float]:
-    """Hard limits of ResourceQuota ``name`` minus the requests of pods farod does not manage."""
+    """Hard limits of ResourceQuota ``name`` minus the requests of pods farod does not manage.
+
+    Each of the two calls gives up after ``timeout_s``: a hung API server is a miss, not a frozen decision.
+    """
     core = kubernetes.client.CoreV1Api(api_client)
     try:
-        quota = core.read_namespaced_resource_quota(name, namespace)
-        pods = core.list_namespaced_pod(namespace).items
+        quota = core.read_namespaced_resource_quota(name, namespace, _request_timeout=timeout_s)
+        pods = core.list_namespaced_pod(namespace, _request_timeout=timeout_s).items
     except kubernetes.client.ApiException as exc:
         raise FarodError(f"quota.from_resource_quota: {namespace}/{name}: {exc.status} {exc.reason}") from None
     except API_ERRORS as exc:

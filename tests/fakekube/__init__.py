@@ -15,8 +15,10 @@ and keeps the semantics farod relies on:
 
 Tests set up and inspect objects without HTTP (:meth:`FakeKube.put_object`,
 :meth:`FakeKube.get_object`, :meth:`FakeKube.list_objects`), read the request log
-(:attr:`FakeKube.requests`) and can run a hook before any request (:meth:`FakeKube.before`) to play
-a concurrent writer or fail a call.
+(:attr:`FakeKube.requests`: verb, object, client, arrival and answer times), can run a hook before any
+request (:meth:`FakeKube.before`) to play a concurrent writer or fail a call, hold requests unanswered
+(:meth:`FakeKube.hang`), and enforce a Role (``FakeKube(role=Role(rules))``: 403 for anything it does
+not grant, listed in :attr:`FakeKube.denied`).
 
 Example::
 
@@ -25,6 +27,7 @@ Example::
         api.create_namespaced_config_map("default", {"metadata": {"name": "x"}, "data": {}})
 """
 
+from .rbac import Role
 from .server import FakeKube
 
-__all__ = ["FakeKube"]
+__all__ = ["FakeKube", "Role"]

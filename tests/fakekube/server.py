@@ -1,18 +1,23 @@
-"""The HTTP side of :mod:`tests.fakekube`: routing, storage, patches and watches."""
+"""The HTTP side of :mod:`tests.fakekube`: routing, authorization, the request log and watches."""
 
 from __future__ import annotations
 
 import copy
-import datetime
 import http.server
 import json
 import re
 import threading
+import time
 import urllib.parse
 import uuid
 from collections.abc import Callable
+from typing import NamedTuple
 
 import kubernetes
+
+from .patches import json_patch, merge_patch
+from .rbac import Role, request_verb, selected_name
+from .store import ApiError, Store
 
 # (group, version, plural) -> kind; group "" is the core API under /api/v1.
 KINDS = {
@@ -29,152 +34,6 @@ _PATH = re.compile(
     r"^/(?:api/(?P<core_version>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
     r"/namespaces/(?P<namespace>[^/]+)/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?/?$"
 )
-
-
-class ApiError(Exception):
-    """Answered as a Kubernetes ``Status`` body."""
-
-    def __init__(self, code: int, reason: str, message: str):
-        super().__init__(message)
-        self.code, self.reason, self.message = code, reason, message
-
-    def status(self) -> dict:
-        return {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        }
-
-
-def merge_patch(target, patch):
-    """RFC 7386: objects merge recursively, ``null`` deletes, anything else replaces."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
-
-
-def _pointer(path: str) -> list[str]:
-    return [part.replace("~1", "/").replace("~0", "~") for part in path.split("/")[1:]]
-
-
-def _container(document, parts: list[str]):
-    for part in parts:
-        document = document[int(part)] if isinstance(document, list) else document[part]
-    return document
-
-
-def json_patch(document, operations: list[dict]):
-    """RFC 6902 add/remove/replace/test (what Kubernetes clients send); a failed op raises 422."""
-    document = copy.deepcopy(document)
-    for operation in operations:
-        parts = _pointer(operation["path"])
-        try:
-            parent, last = _container(document, parts[:-1]), parts[-1]
-            op = operation["op"]
-            if op == "test":
-                if _container(document, parts) != operation["value"]:
-                    raise ApiError(422, "Invalid", f"test failed at {operation['path']}")
-            elif op == "remove":
-                del parent[int(last) if isinstance(parent, list) else last]
-            elif op in ("add", "replace"):
-                if isinstance(parent, list):
-                    index = len(parent) if last == "-" else int(last)
-                    if op == "add":
-                        parent.insert(index, operation["value"])
-                    else:
-                        parent[index] = operation["value"]
-                else:
-                    if op == "replace" and last not in parent:
-                        raise KeyError(last)
-                    parent[last] = operation["value"]
-            else:
-                raise ApiError(422, "Invalid", f"unsupported op {op}")
-        except (KeyError, IndexError, ValueError, TypeError) as exc:
-            raise ApiError(422, "Invalid", f"json-patch {operation['path']}: {exc!r}") from exc
-    return document
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class Store:
-    """Objects by (group, version, plural, namespace, name), a global resourceVersion, a change log."""
-
-    def __init__(self):
-        self.objects: dict[tuple, dict] = {}
-        self.version = 0
-        self.log: list[tuple[int, tuple, str, dict]] = []  # (resourceVersion, resource, type, object)
-        self.changed = threading.Condition()
-
-    def _commit(self, key: tuple, event_type: str, obj: dict) -> dict:
-        """Caller holds ``changed``."""
-        self.version += 1
-        obj["metadata"]["resourceVersion"] = str(self.version)
-        if event_type == "DELETED":
-            self.objects.pop(key, None)
-        else:
-            self.objects[key] = obj
-        self.log.append((self.version, key[:4], event_type, copy.deepcopy(obj)))
-        self.changed.notify_all()
-        return copy.deepcopy(obj)
-
-    def get(self, key: tuple) -> dict:
-        with self.changed:
-            if key not in self.objects:
-                raise ApiError(404, "NotFound", f'{key[2]} "{key[4]}" not found')
-            return copy.deepcopy(self.objects[key])
-
-    def list(self, resource: tuple) -> tuple[list[dict], int]:
-        with self.changed:
-            items = [copy.deepcopy(obj) for key, obj in sorted(self.objects.items()) if key[:4] == resource]
-            return items, self.version
-
-    def create(self, key: tuple, obj: dict) -> dict:
-        with self.changed:
-            if key in self.objects:
-                raise ApiError(409, "AlreadyExists", f'{key[2]} "{key[4]}" already exists')
-            metadata = obj.setdefault("metadata", {})
-            metadata.update(name=key[4], namespace=key[3], uid=str(uuid.uuid4()), creationTimestamp=_now())
-            metadata.setdefault("generation", 1)
-            return self._commit(key, "ADDED", obj)
-
-    def update(self, key: tuple, change: Callable[[dict], dict], expected_version: str | None) -> dict:
-        """Apply ``change`` to the stored object atomically, checking the optimistic-concurrency token."""
-        with self.changed:
-            if key not in self.objects:
-                raise ApiError(404, "NotFound", f'{key[2]} "{key[4]}" not found')
-            current = self.objects[key]
-            if expected_version and expected_version != current["metadata"]["resourceVersion"]:
-                raise ApiError(
-                    409,
-                    "Conflict",
-                    f'Operation cannot be fulfilled on {key[2]} "{key[4]}": the object has been modified; '
-                    "please apply your changes to the latest version and try again",
-                )
-            updated = change(copy.deepcopy(current))
-            metadata = updated.setdefault("metadata", {})
-            for field in ("name", "namespace", "uid", "creationTimestamp"):
-                metadata[field] = current["metadata"][field]
-            if updated.get("spec") != current.get("spec"):
-                metadata["generation"] = current["metadata"].get("generation", 1) + 1
-            return self._commit(key, "MODIFIED", updated)
-
-    def delete(self, key: tuple) -> dict:
-        with self.changed:
-            if key not in self.objects:
-                raise ApiError(404, "NotFound", f'{key[2]} "{key[4]}" not found')
-            return self._commit(key, "DELETED", copy.deepcopy(self.objects[key]))
 
 
 def _matches(obj: dict, query: dict) -> bool:
@@ -220,24 +79,34 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length)) if length else None
         fake = self.server.fake
-        fake.requests.append((method, url.path, self.headers.get("Content-Type")))
+        match = _PATH.match(url.path)
+        watch = method == "GET" and query.get("watch", ["false"])[0] in ("true", "1")
+        name = match["name"] if match else None
+        request = Request(method=method, path=url.path, content_type=self.headers.get("Content-Type"),
+                          user_agent=self.headers.get("User-Agent") or "", group=(match["group"] or "") if match else "",
+                          resource=match["plural"] if match else "", name=name or selected_name(query),
+                          verb=request_verb(method, name=name, watch=watch), arrived=time.monotonic())
+        code = 200
         try:
             for hook in list(fake.hooks):
                 hook(method, url.path, body)
-            match = _PATH.match(url.path)
             if not match:
                 raise ApiError(404, "NotFound", f"the server could not find the requested resource {url.path}")
-            group = match["group"] or ""
             version = match["version"] or match["core_version"]
-            resource = (group, version, match["plural"], match["namespace"])
+            resource = (request.group, version, match["plural"], match["namespace"])
             if resource[:3] not in KINDS:
                 raise ApiError(404, "NotFound", f"the server doesn't have a resource type {match['plural']}")
-            if method == "GET" and not match["name"] and query.get("watch", ["false"])[0] in ("true", "1"):
+            fake.authorize(request)
+            if watch and not name:
+                fake.requests.append(request._replace(status=200, answered=time.monotonic()))
                 self._watch(resource, query)
                 return
-            self._reply(200 if method != "POST" else 201, self._handle(method, resource, match["name"], body, query))
+            code = 200 if method != "POST" else 201
+            payload = self._handle(method, resource, name, body, query)
         except ApiError as error:
-            self._reply(error.code, error.status())
+            code, payload = error.code, error.status()
+        fake.requests.append(request._replace(status=code, answered=time.monotonic()))
+        self._reply(code, payload)
 
     def _handle(self, method: str, resource: tuple, name: str | None, body, query: dict) -> dict:
         store = self.server.fake.store
@@ -336,6 +205,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
+class Request(NamedTuple):
+    """One request as the server saw it; ``answered`` is after any write it made was committed."""
+
+    method: str
+    path: str
+    content_type: str | None
+    user_agent: str
+    group: str
+    resource: str
+    name: str | None  # the object named in the path, or by a list's metadata.name field selector
+    verb: str
+    arrived: float  # time.monotonic()
+    answered: float = 0.0
+    status: int = 0
+
+
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     fake: "FakeKube"
@@ -344,10 +229,13 @@ class _Server(http.server.ThreadingHTTPServer):
 class FakeKube:
     """A fake API server on 127.0.0.1:<free port>, started on ``__enter__``/:meth:`start`."""
 
-    def __init__(self):
+    def __init__(self, *, role: Role | None = None):
+        """``role``: authorize every request against it (403 otherwise); None allows everything."""
         self.store = Store()
+        self.role = role
         self.hooks: list[Callable[[str, str, object], None]] = []
-        self.requests: list[tuple[str, str, str | None]] = []
+        self.requests: list[Request] = []  # every answered request (a watch when its stream starts)
+        self.denied: list[Request] = []
         self.stopping = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.fake = self
@@ -383,6 +271,27 @@ class FakeKube:
     def before(self, hook: Callable[[str, str, object], None]):
         """Run ``hook(method, path, body)`` before every request; raise ApiError in it to fail one."""
         self.hooks.append(hook)
+
+    def hang(self, matches: Callable[[str, str, object], bool]) -> threading.Event:
+        """Hold every request ``matches(method, path, body)`` selects, unanswered, until the returned
+        Event is set (or the server stops); then it proceeds as if it had just arrived."""
+        release = threading.Event()
+
+        def hook(method, path, body):
+            if matches(method, path, body):
+                while not release.wait(0.05) and not self.stopping.is_set():
+                    pass
+
+        self.before(hook)
+        return release
+
+    def authorize(self, request: Request) -> None:
+        if self.role is None or self.role.allows(verb=request.verb, group=request.group,
+                                                 resource=request.resource, name=request.name):
+            return
+        self.denied.append(request)
+        raise ApiError(403, "Forbidden", f'{request.resource} "{request.name or ""}" is forbidden: cannot '
+                       f'{request.verb} resource "{request.resource}" in API group "{request.group}"')
 
     # Direct access for test setup and assertions, bypassing HTTP.
     def put_object(self, group: str, version: str, plural: str, namespace: str, obj: dict) -> dict:
