@@ -18,10 +18,10 @@ import argparse
 import json
 import os
 import sys
-import time
 from importlib import resources
 
 from farod.cli.output import write_json
+from farod.cli.progress import Progress
 from farod.errors import FarodError
 
 _DATA = resources.files("farod") / "data"
@@ -111,12 +111,14 @@ def _run(args: argparse.Namespace, *, policies: list[str], cpus: list[float], se
     if args.out:
         _make_dir(args.out)
     results = []
-    progress = _Progress(total=len(suite.runs), label=name)
+    progress = Progress(total=len(suite.runs), label=name, unit="runs")
     interrupted = False
     try:
         for result in execute(suite, workers=args.workers, ray_address=args.ray_address):
             results.append(result)
-            progress.update(result.record)
+            record = result.record
+            progress.advance(last=f"{record['policy']} {record['cpus']:g} CPUs seed {record['seed']}: "
+                                  f"{record['wall_s']:.1f} s")  # fmt: skip
     except KeyboardInterrupt:
         interrupted = True
     progress.close()
@@ -221,38 +223,6 @@ def _make_dir(path: str) -> None:
         os.makedirs(path, exist_ok=True)
     except OSError as exc:
         raise FarodError(f"--out: cannot create {path}: {exc.strerror}") from None
-
-
-class _Progress:
-    """A one-line progress bar on stderr (a line per run when stderr is not a terminal)."""
-
-    def __init__(self, *, total: int, label: str):
-        self.total = total
-        self.label = label
-        self.done = 0
-        self.started = time.monotonic()
-        self.tty = sys.stderr.isatty()
-        self._draw(last="")
-
-    def update(self, record: dict) -> None:
-        self.done += 1
-        self._draw(last=f"{record['policy']} {record['cpus']:g} CPUs seed {record['seed']}: {record['wall_s']:.1f} s")
-
-    def _draw(self, *, last: str) -> None:
-        width = 24
-        filled = width * self.done // max(self.total, 1)
-        bar = "#" * filled + "." * (width - filled)
-        line = f"{self.label} [{bar}] {self.done}/{self.total} runs, {time.monotonic() - self.started:.0f} s"
-        line += f"  {last}" if last else ""
-        if self.tty:
-            sys.stderr.write("\r" + line[:120].ljust(120))
-        elif last:
-            sys.stderr.write(line + "\n")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.tty:
-            sys.stderr.write("\n")
 
 
 def _list_of(item_type):

@@ -12,6 +12,8 @@ The formats and every choice made (which functions, scaling, gaps) are in ``docs
 from __future__ import annotations
 
 import argparse
+import datetime
+import math
 import sys
 
 from farod.errors import FarodError
@@ -35,6 +37,7 @@ def register(subparsers) -> None:
     azure.add_argument("--out", required=True, metavar="TRACE", help="the trace (JSON lines)")
     azure.add_argument("--train-out", metavar="CSV", help="the earlier days as a training CSV")
     azure.set_defaults(handler=run_import_azure)
+    register_export(actions)
 
 
 def run_import_azure(args: argparse.Namespace) -> int:
@@ -63,3 +66,130 @@ def run_import_azure(args: argparse.Namespace) -> int:
     for key, fid, factor in zip(imported.keys, imported.ids, imported.factors):
         print(f"  {key}  owner {fid[0]}  app {fid[1]}  function {fid[2]}  scale {factor:.6g}", file=sys.stderr)
     return 0
+
+
+def register_export(actions) -> None:
+    export = actions.add_parser("export", help="export your jobs' per-minute traffic from Prometheus")
+    export.add_argument("--config", required=True, metavar="FARODYAML", help="the daemon config: jobs and Prometheus")
+    export.add_argument("--start", required=True, metavar="T", help="ISO 8601 UTC time or Unix seconds (whole minute)")
+    export.add_argument("--end", required=True, metavar="T", help="end (exclusive), same forms")
+    export.add_argument("--out", required=True, metavar="TRACE", help="the trace (JSON lines)")
+    export.add_argument("--train-out", metavar="CSV", help="the same daily window on earlier days, a training CSV")
+    export.add_argument("--train-days", type=int, default=7, metavar="N", help="earlier days for --train-out (7)")
+    export.add_argument("--max-gap-fraction", type=float, default=MAX_GAP_FRACTION, metavar="F",
+                        help=f"refuse a job with more gap minutes than this share (default {MAX_GAP_FRACTION})")  # fmt: skip
+    export.set_defaults(handler=run_export)
+
+
+MAX_GAP_FRACTION = 0.1
+MAX_TRAIN_DAYS = 60
+EXPORT_TIMEOUT_S = 60.0  # at least, per range query: a day of a hundred deployments is a large answer
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from farod.daemon.config import load_config
+    from farod.signals.client import PrometheusClient, PrometheusUnavailable
+    from farod.trace import MAX_LINES
+    from farod.traces.write import write_train_csv, write_trace
+
+    start, end = _time(args.start, "--start"), _time(args.end, "--end")
+    minutes = (end - start) // 60
+    if not 1 <= minutes <= MAX_LINES:
+        raise FarodError(f"--end: must be 1 to {MAX_LINES} minutes after --start, got {(end - start) / 60:g}")
+    if not 0 <= args.max_gap_fraction <= 1:
+        raise FarodError(f"--max-gap-fraction: must be from 0 to 1, got {args.max_gap_fraction}")
+    if args.train_out and not (1 <= args.train_days <= MAX_TRAIN_DAYS and minutes <= 1440):
+        raise FarodError(f"--train-days: 1 to {MAX_TRAIN_DAYS} earlier days of a window of at most a day")
+    config = load_config(args.config)
+    prom = config.prometheus
+    client = PrometheusClient(url=prom.url, timeout_s=max(prom.timeout_s, EXPORT_TIMEOUT_S),
+                              bearer_token_file=prom.bearer_token_file, tls_verify=prom.tls_verify,
+                              ca_file=prom.ca_file, allow_insecure_http=prom.allow_insecure_http)  # fmt: skip
+    keys = [job.key for job in config.jobs]
+    try:
+        export = _fetch(client, config.jobs, start, minutes, "export")
+        _report_gaps(keys, export, start, args.max_gap_fraction)
+        days = {}
+        for back in range(args.train_days if args.train_out else 0, 0, -1):
+            day = _fetch(client, config.jobs, start - back * 86400, minutes, f"train day -{back}", measures=False)
+            if not day.gaps.all():
+                days[args.train_days - back + 1] = day
+    except PrometheusUnavailable as exc:
+        raise FarodError(f"prometheus.url: {exc}") from None
+    write_trace(args.out, keys, counts=export.filled_counts(), ts=range(start, start + minutes * 60, 60),
+                measures=export.measures, filled=export.gaps)  # fmt: skip
+    print(f"trace: {len(keys)} jobs x {minutes} minutes, {int(export.filled_counts().sum())} requests -> {args.out}",
+          file=sys.stderr)  # fmt: skip
+    if args.train_out:
+        if not days:
+            raise FarodError(f"--train-out: Prometheus has none of the {args.train_days} earlier days")
+        write_train_csv(args.train_out, keys, {number: day.counts for number, day in days.items()})
+        missing = sum(int(day.gaps.sum()) for day in days.values())
+        print(f"train: {len(days)} of {args.train_days} earlier days, {missing} gap minutes left empty -> "
+              f"{args.train_out}", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def _fetch(client, jobs, start: int, minutes: int, label: str, **kwargs):
+    """One export with its progress bar (queries done of all)."""
+    from farod.cli.progress import Progress
+    from farod.traces.export import export_minutes
+
+    progress = Progress(total=1, label=label, unit="queries")
+
+    def advance(done: int, total: int) -> None:
+        progress.total = total
+        progress.advance(to=done)
+
+    try:
+        return export_minutes(client, jobs, start=start, minutes=minutes, progress=advance, **kwargs)
+    finally:
+        progress.close()
+
+
+def _report_gaps(keys: list[str], export, start: int, max_fraction: float) -> None:
+    """One line per job with gaps, every run of gap minutes to the minute; too many gaps are refused."""
+    from farod.traces.export import gap_ranges
+
+    minutes = export.gaps.shape[1]
+    worst = None
+    for key, gaps in zip(keys, export.gaps):
+        runs = gap_ranges(gaps)
+        if not runs:
+            continue
+        spans = ", ".join(_span(start, first, last) for first, last in runs)
+        print(f"gaps: {key}: {int(gaps.sum())} of {minutes} minutes missing, filled: {spans}", file=sys.stderr)
+        if gaps.mean() > max_fraction and worst is None:
+            worst = (key, gaps.mean(), _span(start, *runs[0]))
+    total = int(export.gaps.sum())
+    print(f"gaps: {total} job-minutes missing in all" if total else "gaps: none", file=sys.stderr)
+    if worst:
+        key, fraction, span = worst
+        raise FarodError(f"{key}: {fraction:.0%} of its minutes are gaps (more than --max-gap-fraction "
+                         f"{max_fraction:g}), the first {span}")  # fmt: skip
+
+
+def _span(start: int, first: int, last: int) -> str:
+    begin, end = _iso(start + first * 60), _iso(start + (last + 1) * 60)
+    return f"{begin} to {end} ({last - first + 1} min)"
+
+
+def _iso(seconds: int) -> str:
+    return datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _time(text: str, flag: str) -> int:
+    """Unix seconds or ISO 8601 (a time without a zone is UTC); must be a whole minute."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            moment = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise FarodError(f"{flag}: not a time (ISO 8601 or Unix seconds): {text!r}") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.timezone.utc)
+        seconds = moment.timestamp()
+    if not (math.isfinite(seconds) and 0 <= seconds < 2**40) or seconds % 60:
+        raise FarodError(f"{flag}: must be a whole minute after 1970, got {text!r}")
+    return int(seconds)

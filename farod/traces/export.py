@@ -1,0 +1,123 @@
+"""``farod trace export``: per-minute traffic of the configured jobs, read back from Prometheus.
+
+Example::
+
+    >>> client = PrometheusClient(url="http://127.0.0.1:9090")
+    >>> export = export_minutes(client, jobs, start=1_764_000_000, minutes=360)
+    >>> export.counts.shape, int(export.gaps.sum())
+    ((2, 360), 3)
+
+Counts come from Ray Serve's raw router counter (farod's recording rules may not have existed back
+then), exactly: per series, the counter's value at every minute boundary (the last sample at or before
+it, through Prometheus' own lookback) and the sample's timestamp, both from range queries on the
+one-minute grid; a minute's count is the difference between its end and its start, and a counter that
+went down was reset and counts from 0 (Prometheus' ``increase`` at minute resolution, without its
+extrapolation). A series counts for a minute only when it has a sample within the minute before each
+boundary; a job minute that no series counts is a **gap**: never zero, filled by interpolation, counted
+and reported. The other measures (running replicas, p99, mean processing time) are the daemon's raw
+signal queries over one minute, evaluated at each minute's end, and stay NaN where Prometheus has none.
+Queries go in chunks of at most a day, with ``progress(done, total)`` after each.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from farod.jobs import JobSpec
+from farod.signals.client import PrometheusClient
+from farod.signals.prometheus import _ROUTER_REQUESTS as ROUTER_COUNTER  # the daemon's selector, one copy
+from farod.signals.prometheus import queries
+
+CHUNK_MINUTES = 1440
+MEASURE_SIGNALS = {"replicas": "running_replicas", "p99_ms": "p99_latency_ms", "processing_ms": "processing_time_ms"}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Export:
+    start: int  # Unix seconds of the first minute
+    counts: np.ndarray  # (jobs, minutes), NaN at gaps
+    gaps: np.ndarray  # bool (jobs, minutes)
+    measures: dict[str, np.ndarray]  # MEASURE_SIGNALS' fields, NaN where not recorded
+
+    def filled_counts(self) -> np.ndarray:
+        """Gaps interpolated linearly between the nearest known minutes (the nearest one at an edge)."""
+        filled = self.counts.copy()
+        minutes = np.arange(filled.shape[1])
+        for row, gaps in zip(filled, self.gaps):
+            if gaps.any() and not gaps.all():
+                row[gaps] = np.rint(np.interp(minutes[gaps], minutes[~gaps], row[~gaps]))
+        return filled
+
+
+def export_minutes(client: PrometheusClient, jobs: Sequence[JobSpec], *, start: int, minutes: int,
+                   measures: bool = True, progress: Callable[[int, int], None] | None = None) -> Export:  # fmt: skip
+    """The counts (and, with ``measures``, the other fields) of ``jobs`` for ``minutes`` from ``start``."""
+    chunks = [(first, min(first + CHUNK_MINUTES, minutes)) for first in range(0, minutes, CHUNK_MINUTES)]
+    expressions = 2 + (len(MEASURE_SIGNALS) if measures else 0)
+    total, done = len(chunks) * expressions, 0
+    counts = np.full((len(jobs), minutes), np.nan)
+    fields = {name: np.full((len(jobs), minutes), np.nan) for name in (MEASURE_SIGNALS if measures else {})}
+    raw = queries(window_s=60.0, use_recording_rules=False)
+    for first, last in chunks:
+        chunk_start = start + first * 60
+        boundaries = {"value": ROUTER_COUNTER, "stamp": f"timestamp({ROUTER_COUNTER})"}
+        series = {}
+        for name, expr in boundaries.items():
+            series[name] = client.range_query(expr, start=chunk_start, end=start + last * 60, step_s=60.0)
+            done += 1
+            _report(progress, done, total)
+        counts[:, first:last] = _increases(jobs, series["value"], series["stamp"], start=chunk_start,
+                                           width=last - first)
+        for name, signal in (MEASURE_SIGNALS.items() if measures else ()):
+            found = client.range_query(raw[signal], start=chunk_start + 60, end=start + last * 60, step_s=60.0)
+            fields[name][:, first:last] = _by_job(jobs, found, last - first)
+            done += 1
+            _report(progress, done, total)
+    return Export(start=start, counts=counts, gaps=np.isnan(counts), measures=fields)
+
+
+def gap_ranges(gaps: np.ndarray) -> list[tuple[int, int]]:
+    """``[first, last]`` minute indices of each run of gaps."""
+    edges = np.diff(np.concatenate([[0], gaps.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist()))
+
+
+def _increases(jobs: Sequence[JobSpec], values: list, stamps: list, *, start: float, width: int) -> np.ndarray:
+    """Per job and minute, the summed counter increase of its series; NaN where no series counts."""
+    stamp_of = {_identity(s.labels): s.values for s in stamps}
+    row_of = {(job.application, job.deployment): k for k, job in enumerate(jobs)}
+    result = np.full((len(jobs), width), np.nan)
+    boundaries = start + 60.0 * np.arange(width + 1)
+    for series in values:
+        row = row_of.get((series.labels.get("application"), series.labels.get("deployment")))
+        stamp = stamp_of.get(_identity(series.labels))
+        if row is None or stamp is None:
+            continue
+        with np.errstate(invalid="ignore"):
+            fresh = boundaries - stamp < 60.0  # a sample within the minute before the boundary (NaN: none)
+            before, after = series.values[:-1], series.values[1:]
+            increase = np.where(after >= before, after - before, after)  # went down: reset, counts from 0
+        counted = np.where(fresh[:-1] & fresh[1:], increase, np.nan)
+        result[row] = np.where(np.isnan(result[row]), counted, result[row] + np.nan_to_num(counted))
+    return result
+
+
+def _identity(labels) -> tuple:
+    """A series' labels without its name (``timestamp()`` drops the name, the values keep it)."""
+    return tuple(sorted((name, value) for name, value in labels.items() if name != "__name__"))
+
+
+def _by_job(jobs: Sequence[JobSpec], series: list, width: int) -> np.ndarray:
+    """One row per job: its (application, deployment) series, else its application's (HTTP latency)."""
+    found = {(s.labels.get("application"), s.labels.get("deployment")): s.values for s in series}
+    empty = np.full(width, np.nan)
+    return np.array([found.get((job.application, job.deployment), found.get((job.application, None), empty))
+                     for job in jobs]).reshape(len(jobs), width)  # fmt: skip
+
+
+def _report(progress: Callable[[int, int], None] | None, done: int, total: int) -> None:
+    if progress is not None:
+        progress(done, total)
