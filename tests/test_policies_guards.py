@@ -55,7 +55,7 @@ def test_every_created_policy_is_guarded_and_takes_the_guard_limits():
 
 def test_registry_names_every_policy_of_the_contract():
     assert set(NAMES) == {"faro-sum", "faro-fair", "faro-fairsum", "faro-penaltysum", "aiad", "oneshot", "mark",
-                          "fairshare", "rayserve", "oracle", "replay"}
+                          "fairshare", "rayserve", "oracle", "replay", "cilantro"}
 
 
 @pytest.mark.parametrize(

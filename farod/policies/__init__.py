@@ -28,6 +28,7 @@ accepts the guard limits ``max_scale_up`` / ``max_scale_down`` (:mod:`farod.poli
 ``oneshot``               jump to replicas · latency / SLO, same delays (:mod:`.reactive`)
 ``rayserve``              Ray Serve's default queue-length autoscaler (:mod:`.rayserve`)
 ``fairshare``             static even split of the quota (:mod:`.fairshare`)
+``cilantro``              learns attainment vs replicas per job online, optimistic welfare (:mod:`.cilantro`)
 ``replay``                the replica counts recorded in the trace: what you ran (:mod:`.replay`)
 ========================  =====================================================================
 """
@@ -43,6 +44,7 @@ import numpy as np
 from farod.errors import FarodError
 from farod.jobs import JobSpec
 from farod.policies.base import Policy
+from farod.policies.cilantro import Cilantro
 from farod.policies.fairshare import FairShare
 from farod.policies.faro import Faro, FaroParams, OracleParams
 from farod.policies.guards import Guarded, StepLimits
@@ -92,6 +94,7 @@ _REGISTRY: dict[str, _Entry] = {
     "oneshot": _Entry(Oneshot.Params, _reactive(Oneshot)),
     "rayserve": _Entry(RayServe.Params, _reactive(RayServe)),
     "fairshare": _Entry(FairShare.Params, _reactive(FairShare)),
+    "cilantro": _Entry(Cilantro.Params, _reactive(Cilantro)),
     "replay": _Entry(Replay.Params, _replay, reads_recording=True),
 }
 
