@@ -40,7 +40,7 @@ def test_cobyla_is_available_for_comparison():
 
 
 @pytest.mark.parametrize("mutate, message", [
-    (lambda p: p["jobs"][1].pop("slo_ms"), "jobs[1].slo_ms: missing"),
+    (lambda p: p["jobs"][1].pop("slo_ms"), "jobs[1].slo_ms: required"),
     (lambda p: p["jobs"][0]["rates"].__setitem__(2, -3), "jobs[0].rates[2]"),
     (lambda p: p.__setitem__("objective", "maxmin"), "objective"),
     (lambda p: p["quota"].__setitem__("cpu", 5), "quota.cpu"),

@@ -1,4 +1,4 @@
-"""``farod plan``: one allocation decision from a problem file (CONTRACTS.md §2).
+"""``farod plan``: one allocation decision from a problem file (schema: :mod:`farod.planfile`).
 
 Example::
 
@@ -8,13 +8,10 @@ Example::
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-
 from farod.cli.output import write_json
-from farod.errors import FarodError
 from farod.model.problem import problem_from_dict
 from farod.model.solver import METHODS, solve
+from farod.yamlfile import parse_json, read_text
 
 
 def register(subparsers) -> None:
@@ -35,14 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read_json(path: str):
-    try:
-        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
-    except OSError as exc:
-        raise FarodError(f"--input: cannot read {path}: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FarodError(f"--input: {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    return parse_json(read_text(path, what="--input problem"), source=f"--input {path}")
 
 
 def _print_table(solution) -> None:

@@ -5,11 +5,12 @@ Example::
     >>> problem = problem_from_dict({
     ...     "quota": {"cpu": 8}, "objective": "sum",
     ...     "jobs": [{"name": "a", "service_time_ms": 180, "slo_ms": 720, "rates": [12.0, 14.0]}]})
-    >>> problem.jobs[0].max_replicas is None, problem.jobs[0].current_replicas
-    (True, 1)
+    >>> problem.jobs[0].max_replicas, problem.jobs[0].current_replicas   # at most 10 000 unless given
+    (10000, 1)
 
-:func:`problem_from_dict` is the one place where a plan file (CONTRACTS.md §2) is checked; every error
-names the field (``jobs[2].rates[4]: must be a finite number >= 0``) so the CLI can print one line.
+:func:`problem_from_dict` is the one place where a plan file is checked (against the schema in
+:mod:`farod.planfile`); every error names the field (``jobs[2].rates[4]: must be >= 0, got -1``) so the
+CLI can print one line.
 Policies build :class:`PlanJob` objects directly and get the same checks from ``__post_init__``.
 """
 
@@ -26,6 +27,7 @@ from farod.errors import FarodError, require
 from farod.jobs import JobShape, fits, minimum_usage, require_minimums_fit, usage
 from farod.model.queueing import DEFAULT_MAX_RHO, DEFAULT_PERCENTILE
 from farod.model.utility import OBJECTIVES, UTILITIES
+from farod.planfile import read_plan
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -142,59 +144,12 @@ class PlanProblem:
 
 
 def problem_from_dict(data) -> PlanProblem:
-    """Build and validate a problem from the plan JSON of CONTRACTS.md §2."""
-    require(isinstance(data, dict), "the problem must be a JSON object")
-    require("quota" in data, "quota: missing")
-    require(isinstance(data["quota"], dict), "quota: must be an object like {\"cpu\": 32}")
-    require(isinstance(data.get("jobs"), list) and data["jobs"], "jobs: must be a non-empty list")
-    model = data.get("latency_model", {})
-    require(isinstance(model, dict), "latency_model: must be an object")
-    jobs = tuple(_job_from_dict(job, index) for index, job in enumerate(data["jobs"]))
-    return PlanProblem(
-        jobs=jobs,
-        quota={str(k): _as_number(v, f"quota.{k}") for k, v in data["quota"].items()},
-        objective=data.get("objective", "sum"),
-        utility=data.get("utility", "relaxed"),
-        percentile=_as_number(model.get("percentile", DEFAULT_PERCENTILE), "latency_model.percentile"),
-        max_rho=_as_number(model.get("max_rho", DEFAULT_MAX_RHO), "latency_model.max_rho"),
-    )
-
-
-_JOB_FIELDS = {"name", "service_time_ms", "slo_ms", "rates", "current_replicas", "min_replicas",
-               "max_replicas", "resources", "weight", "startup_steps"}
-
-
-def _job_from_dict(job, index: int) -> PlanJob:
-    where = f"jobs[{index}]"
-    require(isinstance(job, dict), f"{where}: must be an object")
-    for field in ("name", "service_time_ms", "slo_ms", "rates"):
-        require(field in job, f"{where}.{field}: missing")
-    for field in sorted(set(job) - _JOB_FIELDS):
-        raise FarodError(f"{where}.{field}: unknown field")
-    require(isinstance(job["name"], str) and job["name"], f"{where}.name: must be a non-empty string")
-    require(isinstance(job["rates"], list) and job["rates"], f"{where}.rates: must be a non-empty list")
-    for step, rate in enumerate(job["rates"]):
-        require(_number(rate) and math.isfinite(rate) and rate >= 0,
-                 f"{where}.rates[{step}]: must be a finite number >= 0, not {rate!r}")
-    resources = job.get("resources", {"cpu": 1.0})
-    require(isinstance(resources, dict) and resources, f"{where}.resources: must be an object like {{\"cpu\": 1}}")
-    kwargs = {
-        "name": job["name"],
-        "rates": np.asarray(job["rates"], dtype=float),
-        "service_time_ms": _as_number(job["service_time_ms"], f"{where}.service_time_ms"),
-        "slo_ms": _as_number(job["slo_ms"], f"{where}.slo_ms"),
-        "resources": {str(k): _as_number(v, f"{where}.resources.{k}") for k, v in resources.items()},
-        "weight": _as_number(job.get("weight", 1.0), f"{where}.weight"),
-        "startup_steps": _as_number(job.get("startup_steps", 0.0), f"{where}.startup_steps"),
-    }
-    for field in ("current_replicas", "min_replicas", "max_replicas"):
-        if job.get(field) is not None:
-            require(_whole(job[field]) and job[field] >= 0, f"{where}.{field}: must be an integer >= 0")
-            kwargs[field] = int(job[field])
-    try:
-        return PlanJob(**kwargs)
-    except FarodError as exc:  # re-anchor the message on the JSON path
-        raise FarodError(str(exc).replace(f"job {job['name']!r}:", f"{where}:").replace(": ", ".", 1)) from None
+    """Build and validate a problem from a plan file's parsed JSON (schema: :mod:`farod.planfile`)."""
+    plan = read_plan(data)
+    jobs = tuple(PlanJob(**{**job.model_dump(exclude_none=True), "rates": np.asarray(job.rates, dtype=float)})
+                 for job in plan.jobs)
+    return PlanProblem(jobs=jobs, quota=plan.quota, objective=plan.objective, utility=plan.utility,
+                       percentile=plan.latency_model.percentile, max_rho=plan.latency_model.max_rho)
 
 
 def _number(value) -> bool:
@@ -207,8 +162,3 @@ def _positive(value) -> bool:
 
 def _whole(value) -> bool:
     return _number(value) and float(value).is_integer()
-
-
-def _as_number(value, where: str) -> float:
-    require(_number(value) and math.isfinite(value), f"{where}: must be a finite number, not {value!r}")
-    return float(value)
