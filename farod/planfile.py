@@ -52,8 +52,10 @@ class PlanJobFile(Model):
 
 
 class LatencyModelFile(Model):
-    percentile: number(gt=0, lt=100) = 99.0
-    max_rho: number(gt=0, lt=1) = 0.95
+    """Absent fields take the model's defaults (:mod:`farod.model.queueing`)."""
+
+    percentile: number(gt=0, lt=100, optional=True) = None
+    max_rho: number(gt=0, lt=1, optional=True) = None
 
 
 class PlanFile(Model):
@@ -61,8 +63,8 @@ class PlanFile(Model):
 
     quota: amounts(ge=0, le=1e6)
     jobs: Annotated[list[PlanJobFile], Field(min_length=1, max_length=MAX_JOBS)]
-    objective: text() = "sum"
-    utility: text() = "relaxed"
+    objective: text(optional=True) = None  # absent: the solver's default, and so on
+    utility: text(optional=True) = None
     latency_model: LatencyModelFile = LatencyModelFile()
 
     @model_validator(mode="after")

@@ -148,8 +148,8 @@ def problem_from_dict(data) -> PlanProblem:
     plan = read_plan(data)
     jobs = tuple(PlanJob(**{**job.model_dump(exclude_none=True), "rates": np.asarray(job.rates, dtype=float)})
                  for job in plan.jobs)
-    return PlanProblem(jobs=jobs, quota=plan.quota, objective=plan.objective, utility=plan.utility,
-                       percentile=plan.latency_model.percentile, max_rho=plan.latency_model.max_rho)
+    options = plan.model_dump(include={"objective", "utility"}, exclude_none=True)
+    return PlanProblem(jobs=jobs, quota=plan.quota, **options, **plan.latency_model.model_dump(exclude_none=True))
 
 
 def _number(value) -> bool:
