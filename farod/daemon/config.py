@@ -409,6 +409,10 @@ def _kubernetes(section: _Section) -> KubernetesConfig:
         raise FarodError("kubernetes.leader_election.renew_deadline_s: must be shorter than lease_duration_s")
     if not 0 < kubernetes.request_timeout_s <= 300:
         raise FarodError(f"kubernetes.request_timeout_s: must be in (0, 300], got {kubernetes.request_timeout_s:g}")
+    election = kubernetes.leader_election
+    if election.enabled and kubernetes.request_timeout_s >= election.renew_deadline_s - election.retry_period_s:
+        raise FarodError("kubernetes.request_timeout_s: must be shorter than leader_election.renew_deadline_s minus "
+                         "retry_period_s (a leader writes only while its lease outlasts the write's timeout)")
     return kubernetes
 
 

@@ -6,6 +6,7 @@ import copy
 import http.server
 import json
 import re
+import sys
 import threading
 import time
 import urllib.parse
@@ -198,9 +199,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _send_event(self, event: tuple, query: dict):
         _, _, event_type, obj = event
-        if not _matches(obj, query):
+        if event_type == "RAW":
+            line = obj
+        elif not _matches(obj, query):
             return
-        line = json.dumps({"type": event_type, "object": obj}).encode() + b"\n"
+        else:
+            line = json.dumps({"type": event_type, "object": obj}).encode() + b"\n"
         self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
         self.wfile.flush()
 
@@ -224,6 +228,11 @@ class Request(NamedTuple):
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     fake: "FakeKube"
+
+    def handle_error(self, request, client_address):
+        """A client that gave up on a held request (its timeout) closed the connection: not news."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class FakeKube:
@@ -304,6 +313,13 @@ class FakeKube:
         except ApiError:
             return self.store.create(key, obj)
         return self.store.update(key, lambda _: obj, None)
+
+    def stream_raw(self, group: str, version: str, plural: str, namespace: str, line: bytes) -> None:
+        """Send ``line`` as it is to every watch on the kind (a blank line, garbage, a broken event)."""
+        with self.store.changed:
+            self.store.version += 1
+            self.store.log.append((self.store.version, (group, version, plural, namespace), "RAW", line))
+            self.store.changed.notify_all()
 
     def get_object(self, group: str, version: str, plural: str, namespace: str, name: str) -> dict:
         return self.store.get((group, version, plural, namespace, name))
