@@ -101,18 +101,33 @@ _MESSAGES = {
     "too_long": "must have at most {most} items",
     "literal_error": "must be one of {choices}, got {shown}",
     "string_too_short": "must be a non-empty string, got {shown}",
+    "greater_than": "must be > {gt}, got {shown}",
+    "greater_than_equal": "must be >= {ge}, got {shown}",
+    "less_than": "must be < {lt}, got {shown}",
+    "less_than_equal": "must be <= {le}, got {shown}",
+    "finite_number": "must be a number, got {shown}",
+    "float_type": "must be a number, got {shown}",
+    "float_parsing": "must be a number, got {shown}",
+    "int_type": "must be an integer, got {shown}",
+    "int_parsing": "must be an integer, got {shown}",
+    "int_from_float": "must be an integer, got {shown}",
+    "bool_parsing": "must be true or false, got {shown}",
 }
 
 
 def _expected(error: Mapping[str, Any]) -> str:
     kind = error["type"]
-    if kind not in _MESSAGES:
-        return error["msg"]
     value = error.get("input")
+    if kind == "farod":  # our own validators word their messages themselves
+        return error["msg"]
+    if kind not in _MESSAGES:
+        return f"{error['msg'].replace('Input should be', 'must be')}, got {show(value)}"
     ctx = error.get("ctx") or {}
     choices = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+    bounds = {name: f"{ctx[name]:g}" if isinstance(ctx.get(name), (int, float)) else ctx.get(name)
+              for name in ("gt", "ge", "lt", "le")}
     return _MESSAGES[kind].format(shown=show(value), kind=type(value).__name__, choices=choices,
-                                  most=ctx.get("max_length"))
+                                  most=ctx.get("max_length"), **bounds)
 
 
 def show(value: Any, *, limit: int = 60) -> str:

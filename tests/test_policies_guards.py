@@ -63,13 +63,15 @@ def test_registry_names_every_policy_of_the_contract():
     [
         ("hpa", {}, "unknown policy 'hpa'"),
         ("aiad", {"upscale_delay": 1}, "policy aiad: unknown parameter 'upscale_delay'"),
-        ("aiad", {"upscale_delay_s": "soon"}, "policy aiad: parameter upscale_delay_s must be float"),
+        ("aiad", {"upscale_delay_s": "soon"}, "policy aiad: upscale_delay_s: must be a number, got 'soon'"),
         ("aiad", {"upscale_delay_s": -1}, "policy aiad: upscale_delay_s must be >= 0"),
         ("faro-sum", {"quantile": 1.5}, "policy faro-sum: quantile must be in (0, 1)"),
         ("faro-sum", {"headroom_quantiles": "0.9,0.8"}, "policy faro-sum: headroom_quantiles must be increasing"),
         ("faro-sum", {"utility": "linear"}, "policy faro-sum: utility must be one of"),
-        ("faro-fair", {"horizon": 2.5}, "policy faro-fair: parameter horizon must be int"),
+        ("faro-fair", {"horizon": 2.5}, "policy faro-fair: horizon: must be an integer, got 2.5"),
         ("rayserve", {"max_scale_down": -2}, "policy rayserve: max_scale_down must be >= 0"),
+        ("aiad", {"downscale_delay_s": 1e300}, "policy aiad: downscale_delay_s: must be <= 86400, got 1e+300"),
+        ("aiad", {"tick_interval_s": float("inf")}, "policy aiad: tick_interval_s: must be a number, got inf"),
         ("oracle", {}, "policy oracle: needs the true future arrivals"),
     ],
 )

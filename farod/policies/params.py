@@ -13,7 +13,9 @@ Example::
     farod.errors.FarodError: policy aiad: unknown parameter 'upscale_delay' (known: upscale_delay_s)
 
 Parameters arrive from YAML, JSON or ``--param key=value`` flags, so strings are converted to the type of
-the field's default. A policy's ``Params`` dataclass is its documentation: every field has a default and
+the field (pydantic's lax mode; a list of numbers may be one comma-separated string). Every number is
+finite and bounded: at most 1e6 in its unit, a day for a duration (a name ending in ``_s``), 10 000 for
+an integer (steps, checks, replicas). A policy's ``Params`` dataclass is its documentation: every field has a default and
 a comment, and its ``__post_init__`` checks ranges with :func:`farod.errors.require`, whose message names the field.
 Policies derive from :class:`Configured`, which keeps the parameters and takes the cadence from them.
 """
@@ -21,13 +23,17 @@ Policies derive from :class:`Configured`, which keeps the parameters and takes t
 from __future__ import annotations
 
 import dataclasses
-import math
+import functools
+import typing
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from farod.errors import FarodError
 from farod.jobs import JobSpec
 from farod.policies.base import Policy
+from farod.schema import DAY_S, validate
 
 P = TypeVar("P")
 
@@ -44,56 +50,43 @@ class Configured(Policy):
 
 def parse(policy: str, params_class: type[P], values: Mapping[str, Any] | None) -> P:
     """Build ``params_class`` from ``values``; unknown names and bad values raise one FarodError line."""
-    fields = {field.name: field for field in dataclasses.fields(params_class)}
-    converted = {}
-    for name, value in (values or {}).items():
+    fields = {field.name for field in dataclasses.fields(params_class)}
+    for name in values or {}:
         if name not in fields:
             raise FarodError(f"policy {policy}: unknown parameter {name!r} (known: {', '.join(sorted(fields))})")
-        converted[name] = _convert(policy, name, value, _default(fields[name]))
     try:
-        return params_class(**converted)
+        checked = validate(_schema(params_class), values or {})
+        return params_class(**checked.model_dump(exclude_unset=True))
     except FarodError as exc:
         raise FarodError(f"policy {policy}: {exc}") from None
 
 
+@functools.cache
+def _schema(params_class: type) -> type[BaseModel]:
+    """A pydantic model of the dataclass's fields: lax types (strings convert), finite, bounded."""
+    hints = typing.get_type_hints(params_class)
+    fields = {field.name: (_bounded(field.name, hints[field.name]), None) for field in dataclasses.fields(params_class)}
+    return create_model(f"{params_class.__name__}Schema", __config__=_LAX, **fields)
 
 
-def _default(field: dataclasses.Field) -> Any:
-    if field.default_factory is not dataclasses.MISSING:
-        return field.default_factory()
-    return field.default
+_LAX = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+MAX_NUMBER = 1e6  # any numeric parameter, in its own unit
+MAX_COUNT = 10_000  # any integer parameter (steps, checks, replicas)
+MAX_DURATION_S = DAY_S  # any parameter named ``*_s``
 
 
-def _convert(policy: str, name: str, value: Any, default: Any) -> Any:
-    """Coerce ``value`` to the type of ``default`` (bool, int, float, str or a tuple of floats)."""
-    try:
-        if isinstance(default, bool):
-            return _to_bool(value)
-        if isinstance(default, tuple):
-            items = [item for item in value.split(",") if item.strip()] if isinstance(value, str) else list(value)
-            return tuple(float(item) for item in items)
-        if isinstance(default, int):
-            number = float(value)
-            if not number.is_integer():
-                raise ValueError
-            return int(number)
-        if isinstance(default, float) or default is None:
-            number = float(value)
-            if math.isnan(number):
-                raise ValueError
-            return number
-        return str(value)
-    except (TypeError, ValueError):
-        kind = "a comma-separated list of numbers" if isinstance(default, tuple) else type(default).__name__
-        raise FarodError(f"policy {policy}: parameter {name} must be {kind}, got {value!r}") from None
+def _bounded(name: str, annotation: Any) -> Any:
+    if annotation is float:
+        top = MAX_DURATION_S if name.endswith("_s") else MAX_NUMBER
+        return Annotated[float, Field(ge=-MAX_NUMBER, le=top)]
+    if annotation is int:
+        return Annotated[int, Field(ge=-MAX_COUNT, le=MAX_COUNT)]
+    if typing.get_origin(annotation) is tuple:
+        return Annotated[tuple[Annotated[float, Field(ge=-MAX_NUMBER, le=MAX_NUMBER)], ...],
+                         BeforeValidator(_comma_separated)]
+    return annotation
 
 
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "1", "on"):
-        return True
-    if text in ("false", "no", "0", "off"):
-        return False
-    raise ValueError(value)
+def _comma_separated(value: Any) -> Any:
+    """``--param headroom_quantiles=0.7,0.8`` arrives as one string."""
+    return [item for item in value.split(",") if item.strip()] if isinstance(value, str) else value
