@@ -80,9 +80,10 @@ def test_the_daemon_runs_it_like_every_policy():
 
     actuator = DryRunActuator()
     actuator.applied.update({key: 1 for key in JOBS})
-    controller = Controller(jobs=JOBS, policy=create("cilantro", jobs=JOBS, quota={"cpu": 10}), signals=StubSignals(JOBS),
-                            actuator=actuator, metrics=DaemonMetrics(registry=CollectorRegistry()),
-                            quota=lambda: {"cpu": 10}, clock=FakeClock(), tick_s=10, misses_before_unready=3)
+    policy = create("cilantro", jobs=JOBS, quota={"cpu": 10})
+    controller = Controller(jobs=JOBS, policy=policy, signals=StubSignals(JOBS), actuator=actuator,
+                            metrics=DaemonMetrics(registry=CollectorRegistry()), quota=lambda: {"cpu": 10},
+                            clock=FakeClock(), tick_s=10, misses_before_unready=3)
     assert controller.decide("react")["applied"] is not None
     record = controller.decide("plan")
     assert sum(record["targets"].values()) == 10 and actuator.applied == record["targets"]

@@ -143,8 +143,8 @@ def test_the_preset_sets_every_setting_and_each_can_be_overridden():
 
 
 def test_the_faro_policies_get_the_configs_settings_under_the_users_parameters(light):
-    suite = Suite(trace=light, policies=["faro-sum"], cpus=[4], seeds=[1], config=parse_config({"fidelity": "artifact"}),
-                  policy_params={"faro-sum": {"quantile": 0.8}})
+    suite = Suite(trace=light, policies=["faro-sum"], cpus=[4], seeds=[1],
+                  config=parse_config({"fidelity": "artifact"}), policy_params={"faro-sum": {"quantile": 0.8}})
     spec = RunSpec(policy="faro-sum", cpus=4, seed=1)
     params = suite.policy(spec, suite.scenario(spec)).inner.params
     assert (params.quantile, params.startup_s) == (0.8, 65.0)

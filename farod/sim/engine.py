@@ -124,7 +124,9 @@ class _Run:
             transit_size=_power_of_two(2 * peak_rate.max() * _far_tail_s(config.proxy)),
             expected_requests=int(trace.counts.sum() * 1.02) + 4096,
             observe_drops=config.drops_in_mean_latency,
-            schedule=kernel.exact_arrivals(trace.counts, trace.unit_s, scenario.seed) if config.arrivals == "exact" else None,
+            schedule=(
+                kernel.exact_arrivals(trace.counts, trace.unit_s, scenario.seed) if config.arrivals == "exact" else None
+            ),
         )
         timing = Timing(
             hot_start_s=config.hot_start_s,

@@ -491,8 +491,8 @@ def _leave_transit(job, transit, job_i, request):
 
 @numba.njit(cache=True)
 def _advance(t_end, rates, unit_s, dist, max_ongoing, queue_cap, observe_drops, schedule, schedule_start, rng,
-             next_request, replica_f, replica_i, local, queue, transit, heap_time, heap_slot, ready, job_f, job_i, arrivals, ring,
-             out_job, out_unit, out_latency, out_count):  # fmt: skip
+             next_request, replica_f, replica_i, local, queue, transit, heap_time, heap_slot, ready, job_f, job_i,
+             arrivals, ring, out_job, out_unit, out_latency, out_count):  # fmt: skip
     """Run every job to ``t_end``; returns True (early) when the output arrays are full."""
     capacity = out_latency.shape[0]
     request = np.empty(4)
