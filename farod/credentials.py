@@ -33,8 +33,8 @@ import requests
 
 from farod.errors import FarodError
 
-_SECRET_PARAMS = re.compile(r"([?&;][^=&#\s]*(?:token|key|secret|password|passwd|auth|signature)[^=&#\s]*=)"
-                            r"[^&#\s'\"]*", re.IGNORECASE)
+_SECRET_PARAMS = re.compile(r"([\w.-]*(?:token|key|secret|password|passwd|auth|signature)[\w.-]*=)[^&#\s'\",;)]*",
+                            re.IGNORECASE)
 _USERINFO = re.compile(r"(\w+://)[^/@\s]*@")
 
 
@@ -97,6 +97,11 @@ class _NoRedirectSession(requests.Session):
     def get_redirect_target(self, response: requests.Response) -> None:
         return None  # a 3xx is the answer: credentials go to the configured origin only
 
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        # The configured CA file or tls_verify: false win over REQUESTS_CA_BUNDLE in the environment.
+        return super().merge_environment_settings(url, proxies, stream, self.verify if verify is None else verify,
+                                                  cert)
+
 
 def api_session(*, url: str, setting: str, token_file: str | None = None, tls_verify: bool = True,
                 ca_file: str | None = None, allow_insecure_http: bool = False) -> requests.Session:
@@ -117,6 +122,12 @@ def redactor(session: requests.Session):
     """The function that masks ``session``'s secrets in a message."""
     auth = session.auth
     return auth.redact if isinstance(auth, TokenFileAuth) else redact
+
+
+def split_query(url: str) -> tuple[str, dict[str, str]]:
+    """``url`` without its query, and the query's parameters (a proxy's ``?token=``), to send with each request."""
+    base, _, query = url.partition("?")
+    return base.rstrip("/"), dict(urllib.parse.parse_qsl(query))
 
 
 def failure_reason(exc: requests.RequestException) -> str:

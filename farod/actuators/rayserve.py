@@ -41,7 +41,7 @@ import requests
 
 from farod.actuators.base import ActuationError, Actuator, DeploymentState
 from farod.actuators.guard import ordered_changes
-from farod.credentials import api_session, failure_reason, redactor
+from farod.credentials import api_session, failure_reason, redactor, split_query
 from farod.errors import FarodError
 from farod.jobs import JobSpec
 
@@ -55,7 +55,7 @@ class RayServeActuator(Actuator):
     def __init__(self, *, url: str, bearer_token_file: str | None = None, timeout_s: float = 5.0,
                  take_over_autoscaling: bool = False, tls_verify: bool = True, ca_file: str | None = None,
                  allow_insecure_http: bool = False):
-        self.url = url.rstrip("/")
+        self.url, self._base_params = split_query(url)
         self.timeout_s = timeout_s
         self.take_over_autoscaling = take_over_autoscaling
         self._session = api_session(url=url, setting="actuator.rayserve", token_file=bearer_token_file,
@@ -63,7 +63,7 @@ class RayServeActuator(Actuator):
         self._redact = redactor(self._session)
 
     def read(self, jobs: Mapping[str, JobSpec]) -> dict[str, DeploymentState]:
-        details = self._request("GET", APPLICATIONS_PATH)
+        details = self._applications()
         states = {}
         for key, job in jobs.items():
             deployment = _deployment(details, job)
@@ -72,7 +72,7 @@ class RayServeActuator(Actuator):
         return states
 
     def apply(self, targets: Mapping[str, int], jobs: Mapping[str, JobSpec]) -> None:
-        details = self._request("GET", APPLICATIONS_PATH)
+        details = self._applications()
         states = {}
         for key in targets:
             deployment = _deployment(details, jobs[key])
@@ -144,10 +144,20 @@ class RayServeActuator(Actuator):
 
     # -- HTTP --------------------------------------------------------------------------------------
 
+    def _applications(self) -> dict:
+        """The dashboard's Serve details, checked for the shape the rest of this module relies on."""
+        details = self._request("GET", APPLICATIONS_PATH)
+        why = _unusable_details(details)
+        if why:
+            raise ActuationError(f"GET {APPLICATIONS_PATH}: the dashboard answered an unusable application list "
+                                 f"({why})", reason="http_5xx")
+        return details
+
     def _request(self, method: str, path: str, *, body: Any = None) -> Any:
         """One call to the dashboard; every failure is an :class:`ActuationError` with secrets masked."""
         try:
-            response = self._session.request(method, f"{self.url}{path}", json=body, timeout=self.timeout_s)
+            response = self._session.request(method, f"{self.url}{path}", params=self._base_params, json=body,
+                                             timeout=self.timeout_s)
         except FarodError as exc:  # the token file
             raise ActuationError(str(exc), reason="unauthorized") from None
         except requests.Timeout:
@@ -162,9 +172,36 @@ class RayServeActuator(Actuator):
             return None
         try:
             return response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ActuationError(f"{method} {path}: the dashboard answered with invalid JSON",
                                  reason="http_5xx") from None
+
+
+def _unusable_details(details: Any) -> str | None:
+    """What makes a GET answer unusable, or None: every mapping and list where farod reads one, counts integers."""
+    if not isinstance(details, dict) or not isinstance(details.get("applications", {}), dict):
+        return "no applications mapping"
+    for name, application in details.get("applications", {}).items():
+        if not isinstance(application, dict) or not isinstance(application.get("deployments", {}), dict):
+            return f"application {name!r} has no deployments mapping"
+        config = application.get("deployed_app_config")
+        if config is not None and not (isinstance(config, dict) and isinstance(config.get("name"), str)
+                                       and isinstance(config.get("deployments") or [], list)
+                                       and all(isinstance(d, dict) for d in config.get("deployments") or [])):
+            return f"application {name!r} has an unusable deployed_app_config"
+        for deployment_name, deployment in (application.get("deployments") or {}).items():
+            if not _usable_deployment(deployment):
+                return f"deployment {name!r}/{deployment_name!r} has an unusable state"
+    return None
+
+
+def _usable_deployment(deployment: Any) -> bool:
+    if not isinstance(deployment, dict):
+        return False
+    config, replicas = deployment.get("deployment_config") or {}, deployment.get("replicas") or []
+    counts = [deployment.get("target_num_replicas"), config.get("num_replicas") if isinstance(config, dict) else None]
+    return (isinstance(config, dict) and isinstance(replicas, list) and all(isinstance(r, dict) for r in replicas)
+            and all(n is None or (isinstance(n, int) and not isinstance(n, bool) and n >= 0) for n in counts))
 
 
 def _application(details: Mapping, job: JobSpec) -> Mapping:
@@ -178,7 +215,8 @@ def _deployment(details: Mapping, job: JobSpec) -> Mapping | None:
 def _state(deployment: Mapping) -> DeploymentState:
     config = deployment.get("deployment_config") or {}
     running = sum(1 for replica in deployment.get("replicas") or [] if replica.get("state") == "RUNNING")
-    target = deployment.get("target_num_replicas", config.get("num_replicas", running))
+    target = next((n for n in (deployment.get("target_num_replicas"), config.get("num_replicas")) if n is not None),
+                  running)
     return DeploymentState(target_replicas=int(target), running_replicas=running,
                            autoscaling=bool(config.get("autoscaling_config")))
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import urllib.parse
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 
@@ -40,7 +39,7 @@ from prometheus_api_client import PrometheusApiClientException
 from prometheus_api_client.prometheus_connect import PrometheusConnect
 from urllib3.util.retry import Retry
 
-from farod.credentials import api_session, failure_reason, redactor
+from farod.credentials import api_session, failure_reason, redactor, split_query
 from farod.errors import FarodError
 
 MAX_RANGE_POINTS = 11000  # Prometheus refuses range queries with more points per series
@@ -62,15 +61,13 @@ class PrometheusClient:
     def __init__(self, *, url: str, timeout_s: float = 5.0, bearer_token_file: str | None = None,
                  tls_verify: bool = True, ca_file: str | None = None, allow_insecure_http: bool = False,
                  retries: int = 2, setting: str = "prometheus"):
-        base, _, query = url.rstrip("/").partition("?")
-        self.url = base.rstrip("/")
+        self.url, self._base_params = split_query(url)
         self.timeout_s = timeout_s
-        self._base_params = dict(urllib.parse.parse_qsl(query))  # e.g. a proxy's ?token=, sent with every query
         session = api_session(url=url, setting=setting, token_file=bearer_token_file, tls_verify=tls_verify,
                               ca_file=ca_file, allow_insecure_http=allow_insecure_http)
         session.hooks["response"].append(_check_answer)
         self._redact = redactor(session)
-        retry = Retry(total=retries, read=0, backoff_factor=0.25, status_forcelist=(502, 503, 504),
+        retry = Retry(total=retries, read=False, backoff_factor=0.25, status_forcelist=(502, 503, 504),
                       respect_retry_after_header=False, raise_on_status=False)
         self._api = PrometheusConnect(url=self.url, session=session, retry=retry, timeout=timeout_s)
 
@@ -143,7 +140,7 @@ def _check_answer(response: requests.Response, **_) -> None:
                                     "configure the final URL")
     try:
         payload = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         payload = None
     error = payload.get("error") if isinstance(payload, dict) else None
     detail = f": {str(error)[:200]}" if error else ""
