@@ -45,3 +45,11 @@ def test_entrypoint_is_farod_run_with_the_charts_config_path():
     assert json.loads(final["CMD"]) == ["--config", "/etc/farod/farod.yaml"]
     deployment = (ROOT / "helm" / "farod" / "templates" / "deployment.yaml").read_text()
     assert 'args: ["--config", "/etc/farod/{{ .Values.configKey }}"]' in deployment
+
+
+def test_image_installs_the_daemon_without_extras():
+    installs = [arg for op, arg in _instructions() if op == "RUN" and "pip install" in arg]
+    assert installs, "no pip install in the Dockerfile"
+    for command in installs:
+        target = command.split()[-1]
+        assert target == ".", f"the image installs {target!r}: the daemon is `.` without extras"

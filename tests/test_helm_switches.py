@@ -88,3 +88,13 @@ def test_lint_strict_with_every_switch():
                   "--set", "topologySpreadConstraints[0].maxSkew=1,topologySpreadConstraints[0].topologyKey=k,"
                            "topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_kuberay_pod_monitor_example_scrapes_every_ray_pod_in_the_release_namespace():
+    monitor = yaml.safe_load((CHART / "examples" / "kuberay-podmonitor.yaml").read_text())
+    assert (monitor["apiVersion"], monitor["kind"]) == ("monitoring.coreos.com/v1", "PodMonitor")
+    assert monitor["spec"]["selector"]["matchLabels"] == {"ray.io/is-ray-node": "yes"}  # head and workers
+    [endpoint] = monitor["spec"]["podMetricsEndpoints"]
+    assert endpoint["port"] == "metrics" and "honorLabels" not in endpoint  # namespace stays Prometheus'
+    window_s = farod_config(render()).prometheus.window_s
+    assert 2 * int(endpoint["interval"].removesuffix("s")) <= window_s  # two samples per reading window

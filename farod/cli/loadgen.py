@@ -16,7 +16,6 @@ import sys
 
 from farod.cli.output import write_json
 from farod.errors import FarodError
-from farod.loadgen import poisson_arrivals, replay
 from farod.trace import read_trace
 
 
@@ -40,6 +39,8 @@ def register(subparsers) -> None:
 
 
 def run_loadgen(args) -> int:
+    from farod.loadgen import poisson_arrivals, replay  # aiohttp: the loadgen extra
+
     if args.max_requests is not None and args.max_requests < 1:
         raise FarodError(f"--max-requests: must be >= 1, got {args.max_requests}")
     if args.max_seconds is not None and not args.max_seconds > 0:

@@ -31,6 +31,8 @@ KINDS = {
     ("ray.io", "v1", "rayservices"): "RayService",
 }
 
+# the API server parses booleans with Go's strconv.ParseBool (kubernetes < 36 sends "True")
+_GO_TRUE = ("1", "t", "T", "TRUE", "true", "True")
 _PATH = re.compile(
     r"^/(?:api/(?P<core_version>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
     r"/namespaces/(?P<namespace>[^/]+)/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?/?$"
@@ -81,7 +83,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length)) if length else None
         fake = self.server.fake
         match = _PATH.match(url.path)
-        watch = method == "GET" and query.get("watch", ["false"])[0] in ("true", "1")
+        watch = method == "GET" and query.get("watch", ["false"])[0] in _GO_TRUE
         name = match["name"] if match else None
         request = Request(method=method, path=url.path, content_type=self.headers.get("Content-Type"),
                           user_agent=self.headers.get("User-Agent") or "", group=(match["group"] or "") if match else "",
