@@ -19,17 +19,24 @@ What a token is protected against:
   ``allow_insecure_http`` is true. Loopback hosts (``127.0.0.0/8``, ``::1``, ``localhost``) are exempt:
   that traffic never leaves the machine (or the pod), which is how a local Ray dashboard is reached
   with Ray's token.
+- **a trickle**: a read timeout alone bounds each wait for bytes, not the answer; a server sending a
+  byte now and then could hold a decision forever. The whole body must arrive within the timeout.
 - **echoes**: messages built from URLs or server answers pass through :func:`redact`, which masks the
-  token, ``user:password@`` and the values of secret-looking query parameters (``?token=...``).
+  token, ``user:password@`` and the values of secret-looking query parameters (``?token=...``); so do
+  urllib3's own log lines, which carry each request's URL at debug level.
 """
 
 from __future__ import annotations
 
+import io
 import ipaddress
+import logging
 import re
+import time
 import urllib.parse
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from farod.errors import FarodError
 
@@ -76,6 +83,16 @@ def redact(text: str, *, secrets: tuple[str, ...] = ()) -> str:
     return _USERINFO.sub(r"\1<redacted>@", _SECRET_PARAMS.sub(r"\1<redacted>", text))
 
 
+class _RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), ()
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_RedactingFilter())
+
+
 def is_loopback(url: str) -> bool:
     host = urllib.parse.urlsplit(url).hostname or ""
     if host == "localhost":
@@ -103,6 +120,25 @@ class _NoRedirectSession(requests.Session):
                                                   cert)
 
 
+class BoundedAdapter(HTTPAdapter):
+    """Once the headers are in, the whole body within the request's timeout (not only each read)."""
+
+    def send(self, request, stream=False, timeout=None, **kwargs):
+        response = super().send(request, stream=True, timeout=timeout, **kwargs)
+        budget = sum(timeout) if isinstance(timeout, tuple) else timeout
+        if stream or budget is None:
+            return response
+        deadline, body = time.monotonic() + budget, bytearray()
+        while chunk := response.raw.read1(65536, decode_content=True):
+            body += chunk
+            if time.monotonic() > deadline:
+                response.close()
+                raise requests.ReadTimeout(f"the answer took longer than {budget:g} s", request=request)
+        response.raw.release_conn()
+        response.raw = io.BytesIO(bytes(body))  # what requests reads .content from
+        return response
+
+
 def api_session(*, url: str, setting: str, token_file: str | None = None, tls_verify: bool = True,
                 ca_file: str | None = None, allow_insecure_http: bool = False) -> requests.Session:
     """A session for the API at ``url``: token from ``token_file`` per request, TLS settings, no redirects.
@@ -112,6 +148,8 @@ def api_session(*, url: str, setting: str, token_file: str | None = None, tls_ve
     """
     check_transport(url=url, token_file=token_file, allow_insecure_http=allow_insecure_http, setting=setting)
     session = _NoRedirectSession()
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, BoundedAdapter())
     session.verify = (ca_file or True) if tls_verify else False
     if token_file:
         session.auth = TokenFileAuth(token_file)

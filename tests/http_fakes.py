@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import json
+import socket
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -66,6 +67,39 @@ class AnswerServer:
                 pass
 
         return Handler
+
+
+class TrickleServer:
+    """Sends the headers at once, then the promised body one byte every ``every_s``: never a long silence."""
+
+    def __init__(self, *, every_s: float = 0.2, size: int = 200):
+        self.every_s, self.size = every_s, size
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self._stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                   f"Content-Length: {self.size}\r\n\r\n".encode())
+                for _ in range(self.size):
+                    if self._stop.wait(self.every_s):
+                        return
+                    try:
+                        connection.sendall(b" ")
+                    except OSError:
+                        break
+
+    def close(self) -> None:
+        self._stop.set()
+        self.listener.close()
 
 
 def vector(*samples: tuple[dict, list]) -> dict:

@@ -4,6 +4,7 @@ TLS with a CA file for Prometheus and the Ray dashboard; bounded waits; URL-safe
 
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 import shutil
@@ -18,7 +19,7 @@ from farod.daemon.config import parse_config
 from farod.errors import FarodError
 from farod.policies.base import JobSpec
 from farod.signals.client import PrometheusClient, PrometheusUnavailable
-from http_fakes import AnswerServer, self_signed_ca, server_tls, vector
+from http_fakes import AnswerServer, TrickleServer, self_signed_ca, server_tls, vector
 
 TOKEN = "tok-3f9a1c7e"
 JOB = {"a/m": JobSpec(application="a", deployment="m", slo_ms=500, service_time_ms=100)}
@@ -115,6 +116,14 @@ def test_a_token_in_the_url_or_echoed_by_the_server_never_appears_in_an_error(se
     assert "403" in message and "s3cret-q" not in message and TOKEN not in message and "<redacted>" in message
 
 
+def test_a_token_in_the_url_stays_out_of_urllib3s_debug_log(servers, caplog):
+    server = servers()
+    server.answer(UP)
+    with caplog.at_level(logging.DEBUG):
+        PrometheusClient(url=f"{server.url}/?token=s3cret-q").instant("up", at=1000.5)
+    assert "/api/v1/query?" in caplog.text and "s3cret-q" not in caplog.text
+
+
 def test_the_token_file_is_read_at_every_request(servers, token_file):
     server = servers()
     server.answer(UP)
@@ -168,6 +177,16 @@ def test_a_server_that_never_answers_is_bounded_by_the_timeout(ask):
         silent.listen(8)
         with pytest.raises(FAILURES[ask], match=r"no answer within 2 s"):
             ask(f"http://127.0.0.1:{silent.getsockname()[1]}")
+
+
+@pytest.mark.parametrize("ask", [ask_prometheus, ask_dashboard])
+def test_a_trickling_answer_is_bounded_by_the_timeout_too(ask):
+    trickle = TrickleServer(every_s=0.2)  # each read is quick; the whole answer would take 40 s
+    try:
+        with pytest.raises(FAILURES[ask], match=r"no answer within 2 s"):
+            ask(trickle.url)
+    finally:
+        trickle.close()
 
 
 def test_application_and_deployment_names_are_one_url_segment_each(servers):

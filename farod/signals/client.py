@@ -39,7 +39,7 @@ from prometheus_api_client import PrometheusApiClientException
 from prometheus_api_client.prometheus_connect import PrometheusConnect
 from urllib3.util.retry import Retry
 
-from farod.credentials import api_session, failure_reason, redactor, split_query
+from farod.credentials import BoundedAdapter, api_session, failure_reason, redactor, split_query
 from farod.errors import FarodError
 
 MAX_RANGE_POINTS = 11000  # Prometheus refuses range queries with more points per series
@@ -70,6 +70,7 @@ class PrometheusClient:
         retry = Retry(total=retries, read=False, backoff_factor=0.25, status_forcelist=(502, 503, 504),
                       respect_retry_after_header=False, raise_on_status=False)
         self._api = PrometheusConnect(url=self.url, session=session, retry=retry, timeout=timeout_s)
+        session.mount(self.url, BoundedAdapter(max_retries=retry))  # in place of the client's plain adapter
 
     def instant(self, expr: str, *, at: float) -> list[tuple[dict[str, str], float | None]]:
         """``(labels, value)`` of every series of the instant vector ``expr`` at ``at``."""
