@@ -56,7 +56,7 @@ def test_pods_never_exceed_the_quota_and_every_replica_has_its_own_pod_of_its_sh
     assert placed_beyond_quota  # the targets did ask for more than fits
     job, unit, latency = state.finished()
     assert len(latency) > 1000  # output arrays grew past their first size
-    assert state.arrivals.sum() == len(latency) + state.job_i[:, kernel.ONGOING].sum() + state.job_i[:, kernel.TRANSIT].sum()
+    assert state.arrays.arrivals.sum() == len(latency) + state.arrays.job_i[:, kernel.ONGOING].sum() + state.arrays.job_i[:, kernel.TRANSIT].sum()
 
 
 def test_a_downscale_keeps_busy_replicas_until_their_requests_finish():

@@ -27,7 +27,7 @@ def single_server_latencies(*, rate: float, minutes: int, service, max_ongoing: 
     kernel.start_replica(state, job=0, ready_at=0.0, now=0.0)
     kernel.advance(state, math.inf)
     job, unit, latency = state.finished()
-    assert state.arrivals.sum() == len(latency)  # every request finished, none rejected
+    assert state.arrays.arrivals.sum() == len(latency)  # every request finished, none rejected
     return latency.astype(float)
 
 

@@ -110,7 +110,7 @@ class Cluster:
         return sum(not replica.draining for replica in self.replicas[job])
 
     def running(self, job: int) -> int:
-        return int(self.state.job_i[job, kernel.READY_COUNT])
+        return int(self.state.arrays.job_i[job, kernel.READY_COUNT])
 
     def usage(self) -> dict[str, float]:
         used = dict.fromkeys(self.quota, 0.0)
@@ -224,7 +224,7 @@ class Cluster:
         return all(used[name] + amount <= self.quota[name] + 1e-9 for name, amount in shape if name in self.quota)
 
     def _removal_order(self, job: int) -> list[Replica]:
-        replica_i = self.state.replica_i[job]
+        replica_i = self.state.arrays.replica_i[job]
 
         def key(replica: Replica):
             starting = replica_i[replica.slot, kernel.STATE] == kernel.STARTING
@@ -242,9 +242,9 @@ class Cluster:
     def _collect_drained(self) -> None:
         for job, replicas in enumerate(self.replicas):
             for replica in [r for r in replicas if r.draining]:
-                if self.state.replica_i[job, replica.slot, kernel.STATE] == kernel.DRAINED:
-                    self.state.replica_i[job, replica.slot, kernel.STATE] = kernel.FREE
-                    replica.pod.idle_since = float(self.state.replica_f[job, replica.slot, kernel.DRAINED_AT])
+                if self.state.arrays.replica_i[job, replica.slot, kernel.STATE] == kernel.DRAINED:
+                    self.state.arrays.replica_i[job, replica.slot, kernel.STATE] = kernel.FREE
+                    replica.pod.idle_since = float(self.state.arrays.replica_f[job, replica.slot, kernel.DRAINED_AT])
                     replicas.remove(replica)
 
     def _reap(self, now: float) -> None:

@@ -198,7 +198,7 @@ class _Run:
         for j, key in enumerate(self.scenario.jobs):
             seen = stats[j, 0] > 0
             jobs[key] = JobObservation(
-                history=self.state.arrivals[j, :completed_units].astype(float),
+                history=self.state.arrays.arrivals[j, :completed_units].astype(float),
                 request_rate=None if rates is None else float(rates[j]),
                 mean_latency_ms=float(stats[j, 1] * 1000) if seen else None,
                 p99_latency_ms=float(stats[j, 2] * 1000) if seen else None,
@@ -252,7 +252,7 @@ class _Run:
             keys=list(self.scenario.jobs),
             unit_s=self.unit_s,
             slo_ms=slo_ms,
-            arrivals=self.state.arrivals.copy(),
+            arrivals=self.state.arrays.arrivals.copy(),
             replicas=self.replica_seconds / self.unit_s,
             p99_ms=metrics.job_unit_p99_s * 1000,
         )
@@ -269,8 +269,8 @@ class _Readings:
         self.snapshot(0.0)
 
     def snapshot(self, now: float) -> None:
-        arrived = self.state.job_i[:, kernel.ARRIVED].astype(float)
-        integral = self.state.job_f[:, kernel.ONGOING_INTEGRAL].copy()
+        arrived = self.state.arrays.job_i[:, kernel.ARRIVED].astype(float)
+        integral = self.state.arrays.job_f[:, kernel.ONGOING_INTEGRAL].copy()
         self.snapshots.append((now, arrived, integral))
         # Keep one snapshot at or before the oldest window start still needed.
         while len(self.snapshots) > 2 and self.snapshots[1][0] <= now - self.window_s:

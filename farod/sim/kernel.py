@@ -12,6 +12,10 @@ Everything decided at a tick (which replica to add or remove, pods, the quota, p
 Python (:mod:`farod.sim.cluster`, :mod:`farod.sim.engine`), which calls :func:`advance` from one
 tick to the next and edits replicas between calls with :func:`start_replica`/:func:`remove_replica`.
 
+The compiled functions take the whole state as one :class:`Arrays` named tuple (numba compiles a
+named tuple to a struct; the helpers are inlined into the loop, so ``s.replica_i`` costs about what a
+positional argument did).
+
 Jobs do not interact between two ticks (they only share the quota, which moves at ticks), so
 :func:`advance` simulates them one after the other, each with its own small event heap.
 
@@ -37,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -67,9 +72,8 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 _TWO_TO_MINUS_53 = 1.0 / 9007199254740992.0
 
 
-@dataclasses.dataclass(kw_only=True)
-class KernelState:
-    """All mutable state of the request-level simulation, as plain arrays numba can take."""
+class Arrays(NamedTuple):
+    """The state the compiled functions work on (J jobs, R replica slots, U trace units, N outputs)."""
 
     rates: np.ndarray  # (J, U) arrival rate (req/s) of each trace unit
     unit_s: float
@@ -98,6 +102,13 @@ class KernelState:
     out_latency: np.ndarray  # (N,) float32 latency in s (+inf: rejected)
     out_count: np.ndarray  # (1,) int64 filled length of the out_* arrays
 
+
+@dataclasses.dataclass
+class KernelState:
+    """All mutable state of the request-level simulation; ``arrays`` is what the compiled code takes."""
+
+    arrays: Arrays  # replaced when the output arrays grow, so hold the state, not its arrays
+
     @classmethod
     def allocate(
         cls,
@@ -121,7 +132,7 @@ class KernelState:
         ``schedule``: per job, its arrival times (else a Poisson process at ``rates``)."""
         jobs, units = rates.shape
         starts = np.cumsum([0] + [len(times) for times in schedule]) if schedule is not None else []
-        state = cls(
+        state = cls(Arrays(
             rates=np.ascontiguousarray(rates, dtype=np.float64),
             unit_s=float(unit_s),
             dist=np.ascontiguousarray(np.hstack([service, proxy]), dtype=np.float64),
@@ -148,59 +159,48 @@ class KernelState:
             out_unit=np.zeros(expected_requests, dtype=np.int16 if units <= np.iinfo(np.int16).max else np.int32),
             out_latency=np.zeros(expected_requests, dtype=np.float32),
             out_count=np.zeros(1, dtype=np.int64),
-        )
+        ))
         for job in range(jobs):
-            _draw_next(job, 0.0, 0, state.rates, state.unit_s, state.schedule, state.schedule_start, state.rng,
-                       state.next_request, state.dist, state.job_i)  # fmt: skip
+            _draw_next(state.arrays, job, 0.0, 0)
         return state
-
-    def _args(self):
-        return (
-            self.rates, self.unit_s, self.dist, self.max_ongoing, self.queue_cap, self.observe_drops, self.schedule,
-            self.schedule_start, self.rng, self.next_request,
-            self.replica_f, self.replica_i, self.local, self.queue, self.transit, self.heap_time, self.heap_slot,
-            self.ready, self.job_f, self.job_i, self.arrivals, self.ring,
-            self.out_job, self.out_unit, self.out_latency, self.out_count,
-        )  # fmt: skip
 
     def grow_output(self) -> None:
         """Double the finished-request arrays (the trace's counts are only the Poisson means)."""
-        size = 2 * len(self.out_latency)
+        size = 2 * len(self.arrays.out_latency)
+        grown = {}
         for name in ("out_job", "out_unit", "out_latency"):
-            old = getattr(self, name)
-            new = np.zeros(size, dtype=old.dtype)
-            new[: len(old)] = old
-            setattr(self, name, new)
+            old = getattr(self.arrays, name)
+            grown[name] = np.zeros(size, dtype=old.dtype)
+            grown[name][: len(old)] = old
+        self.arrays = self.arrays._replace(**grown)
 
     def finished(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(job, arrival unit, latency s) of every finished or rejected request so far."""
-        count = int(self.out_count[0])
-        return self.out_job[:count], self.out_unit[:count], self.out_latency[:count]
+        arrays = self.arrays
+        count = int(arrays.out_count[0])
+        return arrays.out_job[:count], arrays.out_unit[:count], arrays.out_latency[:count]
 
 
 def advance(state: KernelState, t_end: float) -> None:
     """Simulate every job up to ``t_end``, events at ``t_end`` included: a tick sees what happened by then."""
-    while _advance(t_end, *state._args()):
+    while _advance(state.arrays, t_end):
         state.grow_output()
 
 
 def start_replica(state: KernelState, *, job: int, ready_at: float, now: float) -> int:
     """Put a new replica of ``job`` in a free slot, serving from ``ready_at``; returns the slot."""
-    return _start_replica(
-        job, ready_at, now, state.max_ongoing, state.replica_f, state.replica_i, state.local, state.queue,
-        state.heap_time, state.heap_slot, state.ready, state.job_i,
-    )  # fmt: skip
+    return _start_replica(state.arrays, job, ready_at, now)
 
 
 def remove_replica(state: KernelState, *, job: int, slot: int) -> bool:
     """Stop sending requests to a replica; True if it still drains requests in flight."""
-    return _remove_replica(job, slot, state.replica_i, state.heap_time, state.heap_slot, state.ready, state.job_i)
+    return _remove_replica(state.arrays, job, slot)
 
 
 def window_stats(state: KernelState, *, since: float) -> np.ndarray:
     """Per job: (completions, mean latency s, p99 latency s, mean service s) of requests finished after ``since``
     (completions and latencies include observed rejections, see ``observe_drops``)."""
-    return _window_stats(state.ring, state.job_i, since)
+    return _window_stats(state.arrays, since)
 
 
 def warm_up() -> None:
@@ -239,7 +239,7 @@ def _seed_streams(seed: int, jobs: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# Compiled part. The argument order of _advance follows KernelState._args().
+# Compiled part: ``s`` is the :class:`Arrays` of the run.
 
 
 @numba.njit(cache=True, inline="always")
@@ -253,54 +253,58 @@ def _uniform(rng, job):
     return ((z >> np.uint64(11)) + np.uint64(1)) * _TWO_TO_MINUS_53
 
 
-@numba.njit(cache=True)
-def _shifted_lognormal(rng, job, dist, column):
+@numba.njit(cache=True, inline="always")
+def _shifted_lognormal(s, job, column):
+    dist = s.dist
     shape = dist[job, column]
     if shape == 0.0:
         return dist[job, column + 1] + dist[job, column + 2]
-    normal = math.sqrt(-2.0 * math.log(_uniform(rng, job))) * math.cos(2.0 * math.pi * _uniform(rng, job))
+    normal = math.sqrt(-2.0 * math.log(_uniform(s.rng, job))) * math.cos(2.0 * math.pi * _uniform(s.rng, job))
     return dist[job, column + 1] + dist[job, column + 2] * math.exp(shape * normal)
 
 
-@numba.njit(cache=True)
-def _draw_request(job, arrival, unit, rng, next_request, dist, job_i):
+@numba.njit(cache=True, inline="always")
+def _draw_request(s, job, arrival, unit):
     """The job's next request arrives at ``arrival``: draw its delays and service time."""
+    next_request = s.next_request
     next_request[job, ARRIVAL] = arrival
-    next_request[job, REACH] = arrival + _shifted_lognormal(rng, job, dist, PROXY_DIST)
-    next_request[job, BACK_DELAY] = _shifted_lognormal(rng, job, dist, PROXY_DIST)
-    next_request[job, SERVICE] = _shifted_lognormal(rng, job, dist, SERVICE_DIST)
-    job_i[job, UNIT] = unit
+    next_request[job, REACH] = arrival + _shifted_lognormal(s, job, PROXY_DIST)
+    next_request[job, BACK_DELAY] = _shifted_lognormal(s, job, PROXY_DIST)
+    next_request[job, SERVICE] = _shifted_lognormal(s, job, SERVICE_DIST)
+    s.job_i[job, UNIT] = unit
 
 
-@numba.njit(cache=True)
-def _draw_next(job, t, unit, rates, unit_s, schedule, schedule_start, rng, next_request, dist, job_i):
+@numba.njit(cache=True, inline="always")
+def _draw_next(s, job, t, unit):
     """Draw the job's next arrival after ``t`` (in trace unit ``unit``) with its delays and service time."""
+    rates, job_i, schedule_start = s.rates, s.job_i, s.schedule_start
     units = rates.shape[1]
     if schedule_start.shape[0] > 0:
         index = schedule_start[job] + job_i[job, SCHEDULED]
         if index < schedule_start[job + 1]:
             job_i[job, SCHEDULED] += 1
-            arrival = schedule[index]
-            _draw_request(job, arrival, int(arrival / unit_s), rng, next_request, dist, job_i)
+            arrival = s.schedule[index]
+            _draw_request(s, job, arrival, int(arrival / s.unit_s))
             return
         unit = units
     while unit < units:
         rate = rates[job, unit]
-        unit_end = (unit + 1) * unit_s
+        unit_end = (unit + 1) * s.unit_s
         if rate > 0.0:
-            candidate = t - math.log(_uniform(rng, job)) / rate
+            candidate = t - math.log(_uniform(s.rng, job)) / rate
             if candidate < unit_end:
-                _draw_request(job, candidate, unit, rng, next_request, dist, job_i)
+                _draw_request(s, job, candidate, unit)
                 return
         t = unit_end
         unit += 1
-    next_request[job, ARRIVAL] = np.inf
+    s.next_request[job, ARRIVAL] = np.inf
     job_i[job, UNIT] = units
 
 
-@numba.njit(cache=True)
-def _sift_up(heap_time, heap_slot, job, i, time):
+@numba.njit(cache=True, inline="always")
+def _sift_up(s, job, i, time):
     """Move parents later than ``time`` down from position ``i``; returns where ``time`` belongs."""
+    heap_time, heap_slot = s.heap_time, s.heap_slot
     while i > 0:
         parent = (i - 1) >> 1
         if heap_time[job, parent] <= time:
@@ -311,24 +315,25 @@ def _sift_up(heap_time, heap_slot, job, i, time):
     return i
 
 
-@numba.njit(cache=True)
-def _heap_push(heap_time, heap_slot, job_i, job, time, slot):
-    i = _sift_up(heap_time, heap_slot, job, job_i[job, HEAP_SIZE], time)
-    job_i[job, HEAP_SIZE] += 1
-    heap_time[job, i] = time
-    heap_slot[job, i] = slot
+@numba.njit(cache=True, inline="always")
+def _heap_push(s, job, time, slot):
+    i = _sift_up(s, job, s.job_i[job, HEAP_SIZE], time)
+    s.job_i[job, HEAP_SIZE] += 1
+    s.heap_time[job, i] = time
+    s.heap_slot[job, i] = slot
 
 
-@numba.njit(cache=True)
-def _heap_delete(heap_time, heap_slot, job_i, job, index):
+@numba.njit(cache=True, inline="always")
+def _heap_delete(s, job, index):
     """Remove entry ``index``: move the last entry there and restore the heap order both ways."""
-    last = job_i[job, HEAP_SIZE] - 1
-    job_i[job, HEAP_SIZE] = last
+    heap_time, heap_slot = s.heap_time, s.heap_slot
+    last = s.job_i[job, HEAP_SIZE] - 1
+    s.job_i[job, HEAP_SIZE] = last
     if index == last:
         return
     time = heap_time[job, last]
     slot = heap_slot[job, last]
-    i = _sift_up(heap_time, heap_slot, job, index, time)
+    i = _sift_up(s, job, index, time)
     while True:
         child = 2 * i + 1
         if child >= last:
@@ -344,53 +349,55 @@ def _heap_delete(heap_time, heap_slot, job_i, job, index):
     heap_slot[job, i] = slot
 
 
-@numba.njit(cache=True)
-def _begin_service(job, slot, now, replica_f, replica_i, local, heap_time, heap_slot, job_i):
-    head = replica_i[job, slot, HEAD]
-    finish = now + local[job, slot, head, SERVICE]
-    replica_f[job, slot, BUSY_UNTIL] = finish
-    _heap_push(heap_time, heap_slot, job_i, job, finish, slot)
+@numba.njit(cache=True, inline="always")
+def _begin_service(s, job, slot, now):
+    head = s.replica_i[job, slot, HEAD]
+    finish = now + s.local[job, slot, head, SERVICE]
+    s.replica_f[job, slot, BUSY_UNTIL] = finish
+    _heap_push(s, job, finish, slot)
 
 
-@numba.njit(cache=True)
-def _assign(job, slot, request, replica_i, local, max_ongoing):
+@numba.njit(cache=True, inline="always")
+def _assign(s, job, slot, request):
     """Append a request (ARRIVAL, BACK_DELAY, SERVICE) to a replica's local queue."""
-    position = (replica_i[job, slot, HEAD] + replica_i[job, slot, LENGTH]) % max_ongoing
+    replica_i = s.replica_i
+    position = (replica_i[job, slot, HEAD] + replica_i[job, slot, LENGTH]) % s.max_ongoing
     for column in range(3):
-        local[job, slot, position, column] = request[column]
+        s.local[job, slot, position, column] = request[column]
     replica_i[job, slot, LENGTH] += 1
 
 
-@numba.njit(cache=True)
-def _take_from_queue(job, slot, replica_i, local, queue, job_i, max_ongoing):
-    queue_cap = queue.shape[1]
-    head = job_i[job, QUEUE_HEAD]
-    _assign(job, slot, queue[job, head], replica_i, local, max_ongoing)
-    job_i[job, QUEUE_HEAD] = (head + 1) % queue_cap
-    job_i[job, QUEUE_LENGTH] -= 1
+@numba.njit(cache=True, inline="always")
+def _take_from_queue(s, job, slot):
+    queue_cap = s.queue.shape[1]
+    head = s.job_i[job, QUEUE_HEAD]
+    _assign(s, job, slot, s.queue[job, head])
+    s.job_i[job, QUEUE_HEAD] = (head + 1) % queue_cap
+    s.job_i[job, QUEUE_LENGTH] -= 1
 
 
-@numba.njit(cache=True)
-def _fill_from_queue(job, slot, now, max_ongoing, replica_f, replica_i, local, queue, heap_time, heap_slot, job_i):
+@numba.njit(cache=True, inline="always")
+def _fill_from_queue(s, job, slot, now):
     """A replica just became ready: give it waiting requests up to its in-flight limit."""
-    while replica_i[job, slot, LENGTH] < max_ongoing and job_i[job, QUEUE_LENGTH] > 0:
-        _take_from_queue(job, slot, replica_i, local, queue, job_i, max_ongoing)
-    if replica_i[job, slot, LENGTH] > 0:
-        _begin_service(job, slot, now, replica_f, replica_i, local, heap_time, heap_slot, job_i)
+    while s.replica_i[job, slot, LENGTH] < s.max_ongoing and s.job_i[job, QUEUE_LENGTH] > 0:
+        _take_from_queue(s, job, slot)
+    if s.replica_i[job, slot, LENGTH] > 0:
+        _begin_service(s, job, slot, now)
 
 
-@numba.njit(cache=True)
-def _record(job, arrival, latency, unit_s, out_job, out_unit, out_latency, out_count):
-    n = out_count[0]
-    out_job[n] = job
-    out_unit[n] = int(arrival / unit_s)
-    out_latency[n] = latency
-    out_count[0] = n + 1
+@numba.njit(cache=True, inline="always")
+def _record(s, job, arrival, latency):
+    n = s.out_count[0]
+    s.out_job[n] = job
+    s.out_unit[n] = int(arrival / s.unit_s)
+    s.out_latency[n] = latency
+    s.out_count[0] = n + 1
 
 
-@numba.njit(cache=True)
-def _observe(job, now, latency, service, ring, job_i):
+@numba.njit(cache=True, inline="always")
+def _observe(s, job, now, latency, service):
     """Enter a finished request in the ring the window statistics read (``service`` NaN: rejected)."""
+    ring, job_i = s.ring, s.job_i
     ring_size = ring.shape[1]
     position = job_i[job, RING_NEXT]
     ring[job, position, RING_TIME] = now
@@ -400,12 +407,12 @@ def _observe(job, now, latency, service, ring, job_i):
     job_i[job, RING_COUNT] = min(job_i[job, RING_COUNT] + 1, ring_size)
 
 
-@numba.njit(cache=True)
-def _deliver(job, now, request, unit_s, max_ongoing, queue_cap, observe_drops, replica_f, replica_i, local, queue,
-             heap_time, heap_slot, ready, job_i, ring, out_job, out_unit, out_latency, out_count):  # fmt: skip
+@numba.njit(cache=True, inline="always")
+def _deliver(s, job, now, request):
     """A request reaches the deployment: least-loaded ready replica, else the queue, else rejected."""
+    job_i, ready, replica_i = s.job_i, s.ready, s.replica_i
     best = -1
-    best_length = max_ongoing
+    best_length = s.max_ongoing
     for k in range(job_i[job, READY_COUNT]):
         slot = ready[job, k]
         length = replica_i[job, slot, LENGTH]
@@ -414,57 +421,57 @@ def _deliver(job, now, request, unit_s, max_ongoing, queue_cap, observe_drops, r
             if length == 0:
                 break
     if best >= 0:
-        _assign(job, best, request, replica_i, local, max_ongoing)
+        _assign(s, job, best, request)
         job_i[job, ONGOING] += 1
         if best_length == 0:
-            _begin_service(job, best, now, replica_f, replica_i, local, heap_time, heap_slot, job_i)
-    elif job_i[job, QUEUE_LENGTH] < queue_cap:
-        position = (job_i[job, QUEUE_HEAD] + job_i[job, QUEUE_LENGTH]) % queue.shape[1]
+            _begin_service(s, job, best, now)
+    elif job_i[job, QUEUE_LENGTH] < s.queue_cap:
+        position = (job_i[job, QUEUE_HEAD] + job_i[job, QUEUE_LENGTH]) % s.queue.shape[1]
         for column in range(3):
-            queue[job, position, column] = request[column]
+            s.queue[job, position, column] = request[column]
         job_i[job, QUEUE_LENGTH] += 1
         job_i[job, ONGOING] += 1
     else:
-        _record(job, request[ARRIVAL], np.inf, unit_s, out_job, out_unit, out_latency, out_count)
-        if observe_drops:  # the 503 goes back through the proxy: what a latency metric then sees
-            _observe(job, now, now - request[ARRIVAL] + request[BACK_DELAY], np.nan, ring, job_i)
+        _record(s, job, request[ARRIVAL], np.inf)
+        if s.observe_drops:  # the 503 goes back through the proxy: what a latency metric then sees
+            _observe(s, job, now, now - request[ARRIVAL] + request[BACK_DELAY], np.nan)
 
 
-@numba.njit(cache=True)
-def _complete(job, slot, now, unit_s, max_ongoing, replica_f, replica_i, local, queue, heap_time, heap_slot,
-              job_i, ring, out_job, out_unit, out_latency, out_count):  # fmt: skip
+@numba.njit(cache=True, inline="always")
+def _complete(s, job, slot, now):
     """The replica's head request finishes; it takes the next one, or finishes draining."""
+    replica_i, local, job_i = s.replica_i, s.local, s.job_i
     head = replica_i[job, slot, HEAD]
     arrival = local[job, slot, head, ARRIVAL]
     service = local[job, slot, head, SERVICE]
     latency = now + local[job, slot, head, BACK_DELAY] - arrival
-    _record(job, arrival, latency, unit_s, out_job, out_unit, out_latency, out_count)
-    _observe(job, now, latency, service, ring, job_i)
+    _record(s, job, arrival, latency)
+    _observe(s, job, now, latency, service)
     job_i[job, ONGOING] -= 1
-    replica_i[job, slot, HEAD] = (head + 1) % max_ongoing
+    replica_i[job, slot, HEAD] = (head + 1) % s.max_ongoing
     replica_i[job, slot, LENGTH] -= 1
     if replica_i[job, slot, STATE] == READY and job_i[job, QUEUE_LENGTH] > 0:
-        _take_from_queue(job, slot, replica_i, local, queue, job_i, max_ongoing)
+        _take_from_queue(s, job, slot)
     if replica_i[job, slot, LENGTH] > 0:
-        _begin_service(job, slot, now, replica_f, replica_i, local, heap_time, heap_slot, job_i)
+        _begin_service(s, job, slot, now)
     elif replica_i[job, slot, STATE] == DRAINING:
         replica_i[job, slot, STATE] = DRAINED
-        replica_f[job, slot, DRAINED_AT] = now
+        s.replica_f[job, slot, DRAINED_AT] = now
 
 
-@numba.njit(cache=True)
-def _become_ready(job, slot, now, max_ongoing, replica_f, replica_i, local, queue, heap_time, heap_slot, ready,
-                  job_i):  # fmt: skip
-    replica_i[job, slot, STATE] = READY
-    ready[job, job_i[job, READY_COUNT]] = slot
-    job_i[job, READY_COUNT] += 1
-    _fill_from_queue(job, slot, now, max_ongoing, replica_f, replica_i, local, queue, heap_time, heap_slot, job_i)
+@numba.njit(cache=True, inline="always")
+def _become_ready(s, job, slot, now):
+    s.replica_i[job, slot, STATE] = READY
+    s.ready[job, s.job_i[job, READY_COUNT]] = slot
+    s.job_i[job, READY_COUNT] += 1
+    _fill_from_queue(s, job, slot, now)
 
 
-@numba.njit(cache=True)
-def _enter_transit(job, next_request, transit, job_i):
+@numba.njit(cache=True, inline="always")
+def _enter_transit(s, job):
     """Insert the job's next request among those in transit, keeping them sorted by REACH."""
-    count = job_i[job, TRANSIT]
+    transit, next_request = s.transit, s.next_request
+    count = s.job_i[job, TRANSIT]
     if count == transit.shape[1]:
         raise ValueError("more requests in transit than the simulator holds")
     reach = next_request[job, REACH]
@@ -475,28 +482,29 @@ def _enter_transit(job, next_request, transit, job_i):
         i -= 1
     for column in range(4):
         transit[job, i, column] = next_request[job, column]
-    job_i[job, TRANSIT] = count + 1
+    s.job_i[job, TRANSIT] = count + 1
 
 
-@numba.njit(cache=True)
-def _leave_transit(job, transit, job_i, request):
+@numba.njit(cache=True, inline="always")
+def _leave_transit(s, job, request):
+    transit = s.transit
     for column in range(4):
         request[column] = transit[job, 0, column]
-    count = job_i[job, TRANSIT] - 1
+    count = s.job_i[job, TRANSIT] - 1
     for i in range(count):
         for column in range(4):
             transit[job, i, column] = transit[job, i + 1, column]
-    job_i[job, TRANSIT] = count
+    s.job_i[job, TRANSIT] = count
 
 
 @numba.njit(cache=True)
-def _advance(t_end, rates, unit_s, dist, max_ongoing, queue_cap, observe_drops, schedule, schedule_start, rng,
-             next_request, replica_f, replica_i, local, queue, transit, heap_time, heap_slot, ready, job_f, job_i,
-             arrivals, ring, out_job, out_unit, out_latency, out_count):  # fmt: skip
+def _advance(s, t_end):
     """Run every job to ``t_end``; returns True (early) when the output arrays are full."""
-    capacity = out_latency.shape[0]
+    job_f, job_i, heap_time, heap_slot, transit = s.job_f, s.job_i, s.heap_time, s.heap_slot, s.transit
+    next_request, out_count, replica_i, arrivals = s.next_request, s.out_count, s.replica_i, s.arrivals
+    capacity = s.out_latency.shape[0]
     request = np.empty(4)
-    for job in range(rates.shape[0]):
+    for job in range(s.rates.shape[0]):
         while True:
             t_heap = heap_time[job, 0] if job_i[job, HEAP_SIZE] > 0 else np.inf
             t_transit = transit[job, 0, REACH] if job_i[job, TRANSIT] > 0 else np.inf
@@ -510,24 +518,19 @@ def _advance(t_end, rates, unit_s, dist, max_ongoing, queue_cap, observe_drops, 
             job_f[job, LAST_EVENT] = now
             if t_heap == now:
                 slot = heap_slot[job, 0]
-                _heap_delete(heap_time, heap_slot, job_i, job, 0)
+                _heap_delete(s, job, 0)
                 if replica_i[job, slot, STATE] == STARTING:
-                    _become_ready(job, slot, now, max_ongoing, replica_f, replica_i, local, queue, heap_time,
-                                  heap_slot, ready, job_i)  # fmt: skip
+                    _become_ready(s, job, slot, now)
                 else:
-                    _complete(job, slot, now, unit_s, max_ongoing, replica_f, replica_i, local, queue, heap_time,
-                              heap_slot, job_i, ring, out_job, out_unit, out_latency, out_count)  # fmt: skip
+                    _complete(s, job, slot, now)
             elif t_transit == now:
-                _leave_transit(job, transit, job_i, request)
-                _deliver(job, now, request, unit_s, max_ongoing, queue_cap, observe_drops, replica_f, replica_i, local,
-                         queue, heap_time, heap_slot, ready, job_i, ring, out_job, out_unit, out_latency,
-                         out_count)  # fmt: skip
+                _leave_transit(s, job, request)
+                _deliver(s, job, now, request)
             else:
                 arrivals[job, job_i[job, UNIT]] += 1
                 job_i[job, ARRIVED] += 1
-                _enter_transit(job, next_request, transit, job_i)
-                _draw_next(job, now, job_i[job, UNIT], rates, unit_s, schedule, schedule_start, rng, next_request,
-                           dist, job_i)  # fmt: skip
+                _enter_transit(s, job)
+                _draw_next(s, job, now, job_i[job, UNIT])
         if t_end < np.inf and t_end > job_f[job, LAST_EVENT]:
             job_f[job, ONGOING_INTEGRAL] += job_i[job, ONGOING] * (t_end - job_f[job, LAST_EVENT])
             job_f[job, LAST_EVENT] = t_end
@@ -535,8 +538,8 @@ def _advance(t_end, rates, unit_s, dist, max_ongoing, queue_cap, observe_drops, 
 
 
 @numba.njit(cache=True)
-def _start_replica(job, ready_at, now, max_ongoing, replica_f, replica_i, local, queue, heap_time, heap_slot, ready,
-                   job_i):  # fmt: skip
+def _start_replica(s, job, ready_at, now):
+    replica_i = s.replica_i
     slots = replica_i.shape[1]
     slot = 0
     while slot < slots and replica_i[job, slot, STATE] != FREE:
@@ -545,23 +548,23 @@ def _start_replica(job, ready_at, now, max_ongoing, replica_f, replica_i, local,
         raise ValueError("no free replica slot: more replicas than the quota holds")
     replica_i[job, slot, HEAD] = 0
     replica_i[job, slot, LENGTH] = 0
-    replica_f[job, slot, READY_AT] = ready_at
+    s.replica_f[job, slot, READY_AT] = ready_at
     if ready_at <= now:
-        _become_ready(job, slot, now, max_ongoing, replica_f, replica_i, local, queue, heap_time, heap_slot, ready,
-                      job_i)  # fmt: skip
+        _become_ready(s, job, slot, now)
     else:
         replica_i[job, slot, STATE] = STARTING
-        _heap_push(heap_time, heap_slot, job_i, job, ready_at, slot)
+        _heap_push(s, job, ready_at, slot)
     return slot
 
 
 @numba.njit(cache=True)
-def _remove_replica(job, slot, replica_i, heap_time, heap_slot, ready, job_i):
+def _remove_replica(s, job, slot):
+    replica_i, job_i, ready = s.replica_i, s.job_i, s.ready
     state = replica_i[job, slot, STATE]
     if state == STARTING:
         for index in range(job_i[job, HEAP_SIZE]):
-            if heap_slot[job, index] == slot:
-                _heap_delete(heap_time, heap_slot, job_i, job, index)
+            if s.heap_slot[job, index] == slot:
+                _heap_delete(s, job, index)
                 break
         replica_i[job, slot, STATE] = FREE
         return False
@@ -579,7 +582,8 @@ def _remove_replica(job, slot, replica_i, heap_time, heap_slot, ready, job_i):
 
 
 @numba.njit(cache=True)
-def _window_stats(ring, job_i, since):
+def _window_stats(s, since):
+    ring, job_i = s.ring, s.job_i
     jobs, ring_size = ring.shape[0], ring.shape[1]
     result = np.full((jobs, 4), np.nan)
     for job in range(jobs):
