@@ -115,16 +115,7 @@ def test_deployment_is_probed_non_root_and_read_only(defaults):
 
 
 def test_rbac_is_least_privilege_without_wildcards(defaults, everything):
-    def rules(docs):
-        return {(group, resource): rule["verbs"] for rule in by_kind(docs)["Role"][0]["rules"]
-                for group in rule["apiGroups"] for resource in rule["resources"]}
-
-    expected = {("ray.io", "rayservices"): ["get", "list", "watch", "patch"],
-                ("", "configmaps"): ["get", "list", "watch"],
-                ("coordination.k8s.io", "leases"): ["get", "create", "update"],
-                ("events.k8s.io", "events"): ["create", "patch"]}
-    assert rules(defaults) == expected
-    assert rules(everything) == {**expected, ("", "resourcequotas"): ["get", "list"], ("", "pods"): ["get", "list"]}
+    """The exact rules, named objects included, are checked against the daemon's calls in test_kube_rbac."""
     for doc in everything:
         if doc["kind"] in ("Role", "ClusterRole"):
             text = json.dumps(doc["rules"])

@@ -10,26 +10,13 @@ import pytest
 import yaml
 from daemon_support import FakeClock, ScriptedPolicy, StubSignals, wait_until
 from fakekube import FakeKube
+from kube_support import incluster_config, serve_config
 
 from farod.daemon.incluster import InCluster, parse_config_text
 from farod.errors import FarodError
 
-CONFIG = """\
-prometheus: {url: "http://127.0.0.1:1"}
-jobs:
-  - {application: a, deployment: m, slo_ms: 500, service_time_ms: 100, max_replicas: 8}
-  - {application: b, deployment: m, slo_ms: 500, service_time_ms: 100, max_replicas: 8}
-quota: {cpu: 4}
-policy: {name: aiad}
-actuator: {kind: rayservice, rayservice: {namespace: ml, name: serving}}
-kubernetes:
-  enabled: true
-  namespace: ml
-  policy_configmap: {name: farod-config, key: farod.yaml}
-  leader_election: {enabled: true, lease_name: farod, lease_duration_s: 15, renew_deadline_s: 10, retry_period_s: 2}
-"""
-SERVE_CONFIG = "applications:\n- name: a\n  deployments:\n  - name: m\n    num_replicas: 1\n" \
-               "- name: b\n  deployments:\n  - name: m\n    num_replicas: 1\n"
+CONFIG = incluster_config()
+SERVE_CONFIG = serve_config()
 
 
 def _events(kube, reason=None):
@@ -75,7 +62,8 @@ def test_only_the_leader_scales_and_scaling_becomes_events(cluster):
     assert record["applied"] and record["targets"] == {"a/m": 3, "b/m": 1}
     assert _serve_config(kube) == SERVE_CONFIG.replace("num_replicas: 1", "num_replicas: 3", 1)
     saturated = wait_until(lambda: _events(kube, "QuotaSaturated"), timeout_s=5)
-    assert [e["note"] for e in _events(kube, "ScaledUp")] == ["a/m 1->3"]  # 3 + 1 replicas of 1 CPU fill the 4-CPU quota
+    # 3 + 1 replicas of 1 CPU fill the 4-CPU quota
+    assert [e["note"] for e in _events(kube, "ScaledUp")] == ["a/m 1->3"]
     assert len(saturated) == 1 and saturated[0]["regarding"] == {"apiVersion": "ray.io/v1", "kind": "RayService",
                                                                  "namespace": "ml", "name": "serving"}
 
@@ -130,3 +118,22 @@ def test_quota_from_a_resource_quota_is_read_at_every_decision():
         ray_pod = {**pod, "metadata": {"name": "ray-worker", "labels": {"ray.io/is-ray-node": "yes"}}}
         kube.put_object("", "v1", "pods", "ml", ray_pod)
         assert quota() == {"cpu": 7.5}
+
+
+def test_a_quota_edit_is_applied_live_and_a_restart_only_edit_is_refused(cluster):
+    kube, in_cluster = cluster
+    controller = in_cluster.daemon.controller
+    assert controller.decide("react")["quota"] == {"cpu": 4.0}
+    _edit(kube, CONFIG.replace("quota: {cpu: 4}", "quota: {cpu: 6}"))
+    wait_until(lambda: _events(kube, "PolicyApplied"), timeout_s=5)
+    assert controller.decide("react")["quota"] == {"cpu": 6.0}  # applied means applied
+    restart_only = [(CONFIG.replace('url: "http://127.0.0.1:1"', 'url: "http://127.0.0.1:2"'), "prometheus"),
+                    (CONFIG.replace("quota: {cpu: 4}", "quota: {from_resource_quota: {name: compute}}"),
+                     "quota.from_resource_quota"),
+                    (CONFIG.replace("lease_duration_s: 15", "lease_duration_s: 16"), "kubernetes")]
+    for count, (text, field) in enumerate(restart_only, start=1):
+        _edit(kube, text.replace("quota: {cpu: 4}", "quota: {cpu: 5}"))
+        wait_until(lambda: len(_events(kube, "PolicyRejected")) == count, timeout_s=5)
+        note = sorted(_events(kube, "PolicyRejected"), key=lambda e: int(e["metadata"]["resourceVersion"]))[-1]["note"]
+        assert note.startswith(f"{field}") and "needs a restart" in note
+        assert controller.decide("react")["quota"] == {"cpu": 6.0}  # nothing of a refused edit applies

@@ -19,6 +19,7 @@ import time
 
 from daemon_support import FakeClock, wait_until
 from fakekube import FakeKube
+from kube_support import put_rayservice
 
 from farod.actuators.base import ActuationError
 from farod.actuators.rayservice import RayServiceActuator
@@ -30,7 +31,6 @@ WRITE_TIMEOUT_S = 0.3
 SAMPLE_S = 0.005
 SLOW_READ_S = 0.2  # every RayService read is slow: a decision spans a good part of the belief it started in
 JOBS = {"a/m": JobSpec(application="a", deployment="m", slo_ms=500, service_time_ms=100, max_replicas=99)}
-SERVE_CONFIG = "applications:\n- name: a\n  deployments:\n  - name: m\n    num_replicas: 1\n"
 
 
 class Candidate:
@@ -102,8 +102,7 @@ def _overlap(first: list[tuple[float, float]], second: list[tuple[float, float]]
 
 def test_a_hung_lease_renewal_never_leaves_two_actuating_leaders(capsys):
     with FakeKube() as kube:
-        kube.put_object("ray.io", "v1", "rayservices", "ml", {"metadata": {"name": "serving"},
-                                                               "spec": {"serveConfigV2": SERVE_CONFIG}})
+        put_rayservice(kube, ("a",))
         kube.before(lambda method, path, body: time.sleep(SLOW_READ_S) if method == "GET" and "rayservices" in path
                     else None)
         values = itertools.count()

@@ -9,27 +9,13 @@ import time
 import pytest
 from daemon_support import ScriptedPolicy, StubSignals, http_status, wait_until
 from fakekube import FakeKube
+from kube_support import incluster_config, put_rayservice
 
 from farod.daemon.incluster import InCluster, parse_config_text
 from farod.kube.background import Background
 
-CONFIG = """\
-prometheus: {url: "http://127.0.0.1:1"}
-jobs:
-  - {application: a, deployment: m, slo_ms: 500, service_time_ms: 100, max_replicas: 8}
-quota: {cpu: 4}
-policy: {name: aiad}
-actuator: {kind: rayservice, rayservice: {namespace: ml, name: serving}}
-intervals: {tick_s: 0.1, plan_s: 0.2}
-server: {host: 127.0.0.1, port: 0}
-kubernetes:
-  enabled: true
-  namespace: ml
-  request_timeout_s: 0.3
-  policy_configmap: {name: farod-config, key: farod.yaml}
-  leader_election: {enabled: true, lease_name: farod, lease_duration_s: 3, renew_deadline_s: 2, retry_period_s: 0.2}
-"""
-SERVE_CONFIG = "applications:\n- name: a\n  deployments:\n  - name: m\n    num_replicas: 1\n"
+CONFIG = incluster_config(applications=("a",), request_timeout_s=0.3, lease=(3, 2, 0.2),
+                          extra="intervals: {tick_s: 0.1, plan_s: 0.2}\nserver: {host: 127.0.0.1, port: 0}\n")
 
 
 def _events(kube, reason):
@@ -45,8 +31,7 @@ def _edit(kube, text):
 
 
 def _in_cluster(kube, text=CONFIG):
-    kube.put_object("ray.io", "v1", "rayservices", "ml", {"metadata": {"name": "serving"},
-                                                           "spec": {"serveConfigV2": SERVE_CONFIG}})
+    put_rayservice(kube, ("a",))
     _edit(kube, text)
     config = parse_config_text(text)
     in_cluster = InCluster(config, config_text=text, api_client=kube.api_client(), identity="farod-0",
@@ -74,7 +59,8 @@ def test_the_policy_watch_survives_any_edit_and_any_stream_line(kube):
             wait_until(lambda: len(_events(kube, "PolicyRejected")) == count, timeout_s=5, every_s=0.05)
             assert registry.get_sample_value("farod_policy_rejected") == 1
             assert "\n" not in watcher.last_error and in_cluster.daemon.config.policy.name == "aiad"
-        for line in (b"\n", b"garbage, not an event\n", b'{"type": "MODIFIED"}\n', b'{"type": "MODIFIED", "object": 7}\n'):
+        for line in (b"\n", b"garbage, not an event\n", b'{"type": "MODIFIED"}\n',
+                     b'{"type": "MODIFIED", "object": 7}\n'):
             kube.stream_raw("", "v1", "configmaps", "ml", line)
         _edit(kube, CONFIG.replace("policy: {name: aiad}", "policy: {name: fairshare}"))
         wait_until(lambda: in_cluster.daemon.config.policy.name == "fairshare", timeout_s=10, every_s=0.05)

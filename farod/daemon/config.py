@@ -119,7 +119,7 @@ class KubernetesConfig:
     namespace: str = "default"
     policy_configmap_name: str = "farod-config"
     policy_configmap_key: str = "farod.yaml"
-    request_timeout_s: float = 5.0  # every Kubernetes API call gives up after this
+    request_timeout_s: float = 5.0  # every Kubernetes API call gives up after this (less for short leases)
     leader_election: LeaderElectionConfig = LeaderElectionConfig()
 
 
@@ -384,6 +384,15 @@ def _server(section: _Section) -> ServerConfig:
     return server
 
 
+def _request_timeout(election: _Section) -> float:
+    """5 s, or less where the lease timings need it: half of what the renew deadline leaves for a write."""
+    renew = election.data.get("renew_deadline_s", LeaderElectionConfig.renew_deadline_s)
+    retry = election.data.get("retry_period_s", LeaderElectionConfig.retry_period_s)
+    if not election.data.get("enabled", True) or not all(isinstance(v, (int, float)) for v in (renew, retry)):
+        return KubernetesConfig.request_timeout_s
+    return min(KubernetesConfig.request_timeout_s, max(renew - retry, 0.002) / 2)
+
+
 def _kubernetes(section: _Section) -> KubernetesConfig:
     configmap = section.section("policy_configmap")
     election = section.section("leader_election")
@@ -393,7 +402,7 @@ def _kubernetes(section: _Section) -> KubernetesConfig:
         namespace=section.string("namespace", "default"),
         policy_configmap_name=configmap.string("name", KubernetesConfig.policy_configmap_name),
         policy_configmap_key=configmap.string("key", KubernetesConfig.policy_configmap_key),
-        request_timeout_s=section.number("request_timeout_s", KubernetesConfig.request_timeout_s),
+        request_timeout_s=section.number("request_timeout_s", None) or _request_timeout(election),
         leader_election=LeaderElectionConfig(
             enabled=election.boolean("enabled", defaults.enabled),
             lease_name=election.string("lease_name", defaults.lease_name),

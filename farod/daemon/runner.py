@@ -66,6 +66,7 @@ from farod.signals.prometheus import PrometheusSignals, PrometheusUnavailable
 
 # What a reload applies; a change of any other config field needs a restart.
 LIVE_FIELDS = ("policy", "forecaster", "intervals", "safety", "quota")
+RESTART_FIELD_PATHS = {"quota_resource_quota": "quota.from_resource_quota"}  # where the file says it
 
 
 def build_policy(config: Config, *, quota: Mapping[str, float],
@@ -148,7 +149,8 @@ class Daemon:
         self.controller = Controller(
             jobs=config.jobs_by_key, policy=policy, signals=signals,
             actuator=actuator or build_actuator(config), metrics=self.metrics, quota=quota, clock=clock,
-            is_leader=is_leader or (lambda: True), safety=config.safety, window_s=config.prometheus.window_s, history=self.history,
+            is_leader=is_leader or (lambda: True), safety=config.safety, window_s=config.prometheus.window_s,
+            history=self.history,
             tick_s=config.intervals.tick_s, misses_before_unready=config.prometheus.misses_before_unready)
         self.controller.listeners.append(lambda record: self._adopt_train())
         self.scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(1)},
@@ -197,7 +199,7 @@ class Daemon:
         quota comes from) raises :class:`FarodError` naming it: it needs a restart, which ``helm
         upgrade`` does through the pod template's config checksum.
         """
-        restart = [field.name for field in dataclasses.fields(config)
+        restart = [RESTART_FIELD_PATHS.get(field.name, field.name) for field in dataclasses.fields(config)
                    if field.name not in LIVE_FIELDS and getattr(config, field.name) != getattr(self.config, field.name)]
         if restart:
             raise FarodError(f"{', '.join(restart)}: changing {'it' if len(restart) == 1 else 'them'} needs a "

@@ -86,7 +86,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         watch = method == "GET" and query.get("watch", ["false"])[0] in _GO_TRUE
         name = match["name"] if match else None
         request = Request(method=method, path=url.path, content_type=self.headers.get("Content-Type"),
-                          user_agent=self.headers.get("User-Agent") or "", group=(match["group"] or "") if match else "",
+                          user_agent=self.headers.get("User-Agent") or "",
+                          group=(match["group"] or "") if match else "",
                           resource=match["plural"] if match else "", name=name or selected_name(query),
                           verb=request_verb(method, name=name, watch=watch), arrived=time.monotonic())
         code = 200
