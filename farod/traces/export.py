@@ -9,18 +9,18 @@ Example::
 
 Counts come from Ray Serve's raw router counter (farod's recording rules may not have existed back
 then), exactly: per series, the counter's value at every minute boundary (the last sample at or before
-it, through Prometheus' own lookback) and the sample's timestamp, both from range queries on the
-one-minute grid; a minute's count is the difference between its end and its start, and a counter that
+it) from a range query on the one-minute grid; a minute's count is the difference between its end and its start, and a counter that
 went down was reset and counts from 0 (Prometheus' ``increase`` at minute resolution, without its
 extrapolation). A series counts for a minute only when it has a sample within the minute before each
-boundary; a job minute that no series counts is a **gap**: never zero, filled by interpolation, counted
+boundary (one query, :data:`FRESH_COUNTER`); a job minute that no series counts is a **gap**: never zero, filled by interpolation, counted
 and reported. The other measures (running replicas, p99, mean processing time) are the daemon's raw
 signal queries over one minute, evaluated at each minute's end, and stay NaN where Prometheus has none.
-Queries go in chunks of at most a day, with ``progress(done, total)`` after each.
+Queries go in chunks of at most a day, a few at once, with ``progress(done, total)`` after each.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 from collections.abc import Callable, Sequence
 
@@ -31,7 +31,12 @@ from farod.signals.client import PrometheusClient
 from farod.signals.prometheus import _ROUTER_REQUESTS as ROUTER_COUNTER  # the daemon's selector, one copy
 from farod.signals.prometheus import queries
 
+# Per series, its last sample at or before each boundary if there is one within the minute before it
+# (59.999 s: a sample exactly a minute old belongs to the boundary before). timestamp() would say the
+# same, but Prometheus evaluates it far more slowly.
+FRESH_COUNTER = f"last_over_time({ROUTER_COUNTER}[59s999ms])"
 CHUNK_MINUTES = 1440
+PARALLEL_QUERIES = 3
 MEASURE_SIGNALS = {"replicas": "running_replicas", "p99_ms": "p99_latency_ms", "processing_ms": "processing_time_ms"}
 
 
@@ -54,28 +59,36 @@ class Export:
 
 def export_minutes(client: PrometheusClient, jobs: Sequence[JobSpec], *, start: int, minutes: int,
                    measures: bool = True, progress: Callable[[int, int], None] | None = None) -> Export:  # fmt: skip
-    """The counts (and, with ``measures``, the other fields) of ``jobs`` for ``minutes`` from ``start``."""
+    """The counts (and, with ``measures``, the other fields) of ``jobs`` for ``minutes`` from ``start``.
+
+    The queries run :data:`PARALLEL_QUERIES` at a time, so Prometheus evaluates one while farod parses
+    another; progress is reported in the order they finish.
+    """
     chunks = [(first, min(first + CHUNK_MINUTES, minutes)) for first in range(0, minutes, CHUNK_MINUTES)]
-    expressions = 2 + (len(MEASURE_SIGNALS) if measures else 0)
-    total, done = len(chunks) * expressions, 0
-    counts = np.full((len(jobs), minutes), np.nan)
-    fields = {name: np.full((len(jobs), minutes), np.nan) for name in (MEASURE_SIGNALS if measures else {})}
     raw = queries(window_s=60.0, use_recording_rules=False)
-    for first, last in chunks:
-        chunk_start = start + first * 60
-        boundaries = {"value": ROUTER_COUNTER, "stamp": f"timestamp({ROUTER_COUNTER})"}
-        series = {}
-        for name, expr in boundaries.items():
-            series[name] = client.range_query(expr, start=chunk_start, end=start + last * 60, step_s=60.0)
-            done += 1
-            _report(progress, done, total)
-        counts[:, first:last] = _increases(jobs, series["value"], series["stamp"], start=chunk_start,
-                                           width=last - first)
-        for name, signal in (MEASURE_SIGNALS.items() if measures else ()):
-            found = client.range_query(raw[signal], start=chunk_start + 60, end=start + last * 60, step_s=60.0)
+    names = ["counts", *(MEASURE_SIGNALS if measures else ())]
+    fields = {name: np.full((len(jobs), minutes), np.nan) for name in names}
+
+    def fetch(name: str, first: int, last: int) -> None:
+        if name == "counts":  # boundaries from the chunk's start: one more point than minutes
+            found = client.range_query(FRESH_COUNTER, start=start + first * 60, end=start + last * 60, step_s=60.0)
+            fields[name][:, first:last] = _increases(jobs, found, width=last - first)
+        else:  # each minute's measure is read at its end
+            found = client.range_query(raw[MEASURE_SIGNALS[name]], start=start + (first + 1) * 60,
+                                       end=start + last * 60, step_s=60.0)  # fmt: skip
             fields[name][:, first:last] = _by_job(jobs, found, last - first)
-            done += 1
-            _report(progress, done, total)
+
+    tasks = [(name, first, last) for first, last in chunks for name in names]
+    with concurrent.futures.ThreadPoolExecutor(PARALLEL_QUERIES) as pool:
+        pending = [pool.submit(fetch, *task) for task in tasks]
+        try:
+            for done, future in enumerate(concurrent.futures.as_completed(pending), start=1):
+                future.result()
+                _report(progress, done, len(tasks))
+        finally:
+            for future in pending:
+                future.cancel()
+    counts = fields.pop("counts")
     return Export(start=start, counts=counts, gaps=np.isnan(counts), measures=fields)
 
 
@@ -85,29 +98,20 @@ def gap_ranges(gaps: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1).tolist(), (np.flatnonzero(edges == -1) - 1).tolist()))
 
 
-def _increases(jobs: Sequence[JobSpec], values: list, stamps: list, *, start: float, width: int) -> np.ndarray:
+def _increases(jobs: Sequence[JobSpec], boundaries: list, *, width: int) -> np.ndarray:
     """Per job and minute, the summed counter increase of its series; NaN where no series counts."""
-    stamp_of = {_identity(s.labels): s.values for s in stamps}
     row_of = {(job.application, job.deployment): k for k, job in enumerate(jobs)}
     result = np.full((len(jobs), width), np.nan)
-    boundaries = start + 60.0 * np.arange(width + 1)
-    for series in values:
+    for series in boundaries:
         row = row_of.get((series.labels.get("application"), series.labels.get("deployment")))
-        stamp = stamp_of.get(_identity(series.labels))
-        if row is None or stamp is None:
+        if row is None:
             continue
+        before, after = series.values[:-1], series.values[1:]  # NaN: no fresh sample at that boundary
         with np.errstate(invalid="ignore"):
-            fresh = boundaries - stamp < 60.0  # a sample within the minute before the boundary (NaN: none)
-            before, after = series.values[:-1], series.values[1:]
-            increase = np.where(after >= before, after - before, after)  # went down: reset, counts from 0
-        counted = np.where(fresh[:-1] & fresh[1:], increase, np.nan)
+            counted = np.where(after >= before, after - before, after)  # went down: reset, counts from 0
+        counted[np.isnan(before) | np.isnan(after)] = np.nan
         result[row] = np.where(np.isnan(result[row]), counted, result[row] + np.nan_to_num(counted))
     return result
-
-
-def _identity(labels) -> tuple:
-    """A series' labels without its name (``timestamp()`` drops the name, the values keep it)."""
-    return tuple(sorted((name, value) for name, value in labels.items() if name != "__name__"))
 
 
 def _by_job(jobs: Sequence[JobSpec], series: list, width: int) -> np.ndarray:

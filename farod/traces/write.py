@@ -25,12 +25,13 @@ def write_trace(path: str | os.PathLike, keys: Sequence[str], *, counts: np.ndar
                 measures: Mapping[str, np.ndarray] | None = None, filled: np.ndarray | None = None) -> None:  # fmt: skip
     """One line per unit; ``measures`` by field name (``replicas``, ``p99_ms``, ``processing_ms``)."""
     pairs = [key.split("/", 1) for key in keys]
+    fields = {"counts": _Cells(counts), **{name: _Cells(values) for name, values in (measures or {}).items()}}
     with _open(path) as out:
         for unit, stamp in enumerate(ts):
-            line: dict = {"ts": int(stamp), "counts": _per_job(pairs, counts[:, unit])}
-            for name, values in (measures or {}).items():
-                recorded = _per_job(pairs, values[:, unit])
-                if recorded:
+            line: dict = {"ts": int(stamp)}
+            for name, cells in fields.items():
+                recorded = cells.per_job(pairs, unit)
+                if recorded or name == "counts":
                     line[name] = recorded
             if filled is not None and filled[:, unit].any():
                 line["filled"] = {}
@@ -51,12 +52,23 @@ def write_train_csv(path: str | os.PathLike, keys: Sequence[str], days: Mapping[
                 writer.writerow([k, key, day, 0, *(_number(value) for value in days[day][k])])
 
 
-def _per_job(pairs: list[list[str]], values: np.ndarray) -> dict:
-    field: dict = {}
-    for (application, deployment), value in zip(pairs, values):
-        if not np.isnan(value):
-            field.setdefault(application, {})[deployment] = _number(value)
-    return field
+class _Cells:
+    """A (jobs, units) matrix as Python numbers per unit, converted once (a week of 100 jobs is 1M cells)."""
+
+    def __init__(self, values: np.ndarray):
+        whole = np.isfinite(values) & (values == np.round(values))
+        self.ints = np.where(whole, values, 0).astype(np.int64).T.tolist()
+        self.floats = np.round(np.nan_to_num(values), 3).T.tolist()
+        self.whole = whole.T.tolist()
+        self.known = (~np.isnan(values)).T.tolist()
+
+    def per_job(self, pairs: list[list[str]], unit: int) -> dict:
+        field: dict = {}
+        ints, floats, whole, known = self.ints[unit], self.floats[unit], self.whole[unit], self.known[unit]
+        for j, (application, deployment) in enumerate(pairs):
+            if known[j]:
+                field.setdefault(application, {})[deployment] = ints[j] if whole[j] else floats[j]
+        return field
 
 
 def _number(value: float) -> int | float | str:
