@@ -84,7 +84,7 @@ def path(*parts: Any) -> str:
 
 def _is_branch_tag(part: Any) -> bool:
     """pydantic names union branches and validator functions in the location; users never see them."""
-    return isinstance(part, str) and (part.startswith(("function-", "json-or-python")) or part in ("none",))
+    return isinstance(part, str) and (part.startswith(("function-", "json-or-python")) or part in ("none", "[key]"))
 
 
 _MESSAGES = {
@@ -234,12 +234,14 @@ def text(*, pattern_check=None, optional: bool = False, max_length: int = 253, s
     return Annotated[str | None if optional else str, PlainValidator(check), WithJsonSchema(json_schema)]
 
 
-def amounts(*, gt: float | None = None, ge: float | None = 0.0, le: float | None = None,
+def amounts(*, gt: float | None = None, ge: float | None = 0.0, le: float | None = None, optional: bool = False,
             allow_empty: bool = False, empty_message: str = "must name at least one resource") -> Any:
     """A mapping of resource names to amounts within the bounds, e.g. ``{cpu: 1, gpu: 0.5}``."""
     amount = number(gt=gt, ge=ge, le=le)
 
-    def check(value: Any) -> dict[str, float]:
+    def check(value: Any) -> dict[str, float] | None:
+        if value is None and optional:
+            return None
         if not isinstance(value, Mapping):
             raise _fail("must be a mapping of resource -> amount", value)
         if not value and not allow_empty:
@@ -248,7 +250,8 @@ def amounts(*, gt: float | None = None, ge: float | None = 0.0, le: float | None
 
     schema = {"type": "object", "additionalProperties": _json_schema_of(amount),
               **({} if allow_empty else {"minProperties": 1})}
-    return Annotated[dict[str, float], PlainValidator(check), WithJsonSchema(schema)]
+    return Annotated[dict[str, float] | None if optional else dict[str, float], PlainValidator(check),
+                     WithJsonSchema(schema)]
 
 
 def _resource_name(name: Any) -> str:

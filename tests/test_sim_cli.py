@@ -70,7 +70,7 @@ def test_bad_config_field(capsys, tiny_trace, tmp_path):
     line = one_error_line(
         capsys, ["simulate", "--trace", tiny_trace, "--cpus", "4", "--policy", "aiad", "--config", str(config)]
     )
-    assert "config.queue_cap must be an integer >= 0" in line
+    assert "config.queue_cap: must be an integer >= 0" in line
 
 
 def test_compare_writes_one_record_per_run_a_table_and_figures(capsys, tiny_trace, tmp_path):

@@ -209,5 +209,5 @@ def test_policies_are_told_the_profiled_service_time_not_the_true_one(light):
     told = scenario(light, 4, profiled_service_ms=180, jobs={B: {"profiled_service_ms": 250}})
     assert (told.jobs[A].service_time_ms, told.jobs[B].service_time_ms) == (180.0, 250.0)
     assert told.config.job(A).service.mean_ms == 100.0  # the replicas still draw the true times
-    with pytest.raises(FarodError, match=r"config.profiled_service_ms must be a number > 0"):
+    with pytest.raises(FarodError, match=r"config.profiled_service_ms: must be > 0"):
         parse_config({"profiled_service_ms": 0})

@@ -136,9 +136,9 @@ def test_the_preset_sets_every_setting_and_each_can_be_overridden():
     assert load_config(None, fidelity_preset="artifact").drops_in_mean_latency is True
     farod = load_config(None)
     assert (farod.fidelity, farod.grant_order, farod.policy_params("faro-sum")) == ("farod", "round_robin", {})
-    with pytest.raises(FarodError, match="config.fidelity must be one of farod, artifact, got 'paper'"):
+    with pytest.raises(FarodError, match="config.fidelity: must be one of farod, artifact, got 'paper'"):
         parse_config({"fidelity": "paper"})
-    with pytest.raises(FarodError, match="config.pod_scope must be one of shared, job"):
+    with pytest.raises(FarodError, match="config.pod_scope: must be one of shared, job"):
         parse_config({"pod_scope": "node"})
 
 

@@ -27,7 +27,9 @@ drew a mean of 154.3 ms. A per-job ``profiled_service_ms`` overrides the global 
 2000.0
 
 A shifted lognormal with ``shape: 0`` is the constant ``loc_ms + scale_ms`` (handy for checks by
-hand). Every error names the field, e.g. ``config: jobs.a/m.service.shape must be >= 0, got -1``.
+hand). Every error names the field, e.g. ``config.jobs.a/m.service.shape: must be >= 0, got -1``.
+Bounds: times up to an hour (``_ms``) or a day (``_s``), ``shape`` up to 5, quotas and resources up
+to 1e6, replica counts up to 10 000.
 """
 
 from __future__ import annotations
@@ -36,10 +38,14 @@ import dataclasses
 import math
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import model_validator
 
 from farod.errors import FarodError
 from farod.jobs import JobShape, JobSpec
+from farod.planfile import HOUR_MS, MAX_REPLICAS
+from farod.schema import DAY_S, Model, amounts, fail, integer, number, text, validate
 from farod.sim import fidelity
 from farod.yamlfile import read_yaml
 
@@ -117,11 +123,84 @@ class SimConfig:
         return fidelity.faro_params(name, quantile=self.faro_quantile, startup_s=self.faro_startup_s)
 
 
-_JOB_FIELDS = ("service", "profiled_service_ms", "slo_ms", "resources", "min_replicas", "max_replicas", "weight")
-_TOP_FIELDS = _JOB_FIELDS + (
-    "jobs", "proxy", "quota", "hot_start_s", "cold_start_s", "reap_idle_s", "reconcile_interval_s",
-    "queue_cap", "max_ongoing", "window_s", "fidelity", *fidelity.FIELDS[1:],
-)  # fmt: skip
+MS = number(gt=0, le=HOUR_MS, optional=True)
+SECONDS = number(ge=0, le=DAY_S, optional=True)
+
+
+class DistributionFile(Model):
+    """A shifted lognormal; absent fields keep the base distribution's."""
+
+    shape: number(ge=0, le=5, optional=True) = None  # exp(shape²/2) stays finite
+    loc_ms: number(ge=0, le=HOUR_MS, optional=True) = None
+    scale_ms: number(ge=0, le=HOUR_MS, optional=True) = None
+
+    def over(self, base: ShiftedLognormal) -> ShiftedLognormal:
+        return dataclasses.replace(base, **self.model_dump(exclude_none=True))
+
+
+class JobFile(Model):
+    """What a job may set, at the top (every job) or under ``jobs.<key>`` (that job)."""
+
+    service: DistributionFile | None = None
+    profiled_service_ms: MS = None
+    slo_ms: MS = None
+    resources: amounts(ge=0, le=1e6, optional=True) = None
+    min_replicas: integer(ge=0, le=MAX_REPLICAS, optional=True) = None
+    max_replicas: integer(ge=1, le=MAX_REPLICAS, optional=True) = None
+    weight: number(gt=0, le=1e6, optional=True) = None
+
+    def over(self, base: JobConfig) -> JobConfig:
+        given = self.model_dump(exclude_none=True, include=set(JobFile.model_fields) - {"service"})
+        service = base.service if self.service is None else self.service.over(base.service)
+        return dataclasses.replace(base, service=service, **given)
+
+
+_PRESET = Literal[fidelity.PRESETS] | None  # the names outside the class: it has a field "fidelity"
+_CHOICES = {name: Literal[options] | None for name, options in fidelity.CHOICES.items()}
+
+
+def _job_key(key: str) -> str | None:
+    return None if "/" in key.strip("/") else "a job key is 'application/deployment'"
+
+
+class SimFile(JobFile):
+    """The whole file (every key optional; absent keys keep :class:`SimConfig`'s defaults)."""
+
+    jobs: dict[text(pattern_check=_job_key), JobFile] | None = None
+    proxy: DistributionFile | None = None
+    quota: amounts(ge=0, le=1e6, allow_empty=True, optional=True) = None
+    hot_start_s: SECONDS = None
+    cold_start_s: SECONDS = None
+    reap_idle_s: SECONDS = None
+    reconcile_interval_s: number(gt=0, le=DAY_S, optional=True) = None
+    queue_cap: integer(ge=0, le=1_000_000, optional=True) = None
+    max_ongoing: integer(ge=1, le=MAX_REPLICAS, optional=True) = None
+    window_s: number(gt=0, le=DAY_S, optional=True) = None
+    fidelity: _PRESET = None
+    grant_order: _CHOICES["grant_order"] = None
+    ungranted: _CHOICES["ungranted"] = None
+    pod_scope: _CHOICES["pod_scope"] = None
+    arrivals: _CHOICES["arrivals"] = None
+    queue_reject: _CHOICES["queue_reject"] = None
+    while_scaling: _CHOICES["while_scaling"] = None
+    grant_retries: integer(ge=0, le=1000, optional=True) = None
+    drops_in_mean_latency: bool | None = None
+    faro_quantile: number(gt=0, lt=1, optional=True) = None
+    faro_startup_s: number(gt=0, le=DAY_S, optional=True) = None
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        hot = SimConfig.hot_start_s if self.hot_start_s is None else self.hot_start_s
+        cold = SimConfig.cold_start_s if self.cold_start_s is None else self.cold_start_s
+        if cold < hot:
+            raise fail(f"must be >= hot_start_s ({hot:g}), got {cold:g}", field="cold_start_s")
+        for key, job in {"": self, **(self.jobs or {})}.items():
+            top = self if key else None
+            low = job.min_replicas if job.min_replicas is not None else (top.min_replicas if top else None)
+            if job.max_replicas is not None and low is not None and job.max_replicas < low:
+                raise fail(f"must be >= min_replicas ({low}), got {job.max_replicas}",
+                           field=("jobs", key, "max_replicas") if key else "max_replicas")
+        return self
 
 
 def load_config(path: str | os.PathLike | None, *, fidelity_preset: str | None = None) -> SimConfig:
@@ -135,130 +214,20 @@ def load_config(path: str | os.PathLike | None, *, fidelity_preset: str | None =
 
 def parse_config(data: Any) -> SimConfig:
     """Validate a mapping (the parsed file) into a :class:`SimConfig`; errors name the field."""
-    _require_mapping(data, "config", _TOP_FIELDS)
-    preset = _choice(data, "fidelity", SimConfig.fidelity, fidelity.PRESETS)
-    data = {**fidelity.preset(preset), **data}
-    defaults = _job_config(data, "config", JobConfig())
-    jobs = data.get("jobs") or {}
-    _require_mapping(jobs, "config: jobs", None)
-    overrides = {}
-    for key, job_data in jobs.items():
-        where = f"config: jobs.{key}"
-        if "/" not in str(key):
-            raise FarodError(f"{where}: a job key is 'application/deployment'")
-        _require_mapping(job_data, where, _JOB_FIELDS)
-        overrides[str(key)] = _job_config(job_data, where, defaults)
+    checked = validate(SimFile, data, where="config")
+    preset = dict(fidelity.preset(checked.fidelity or SimConfig.fidelity))
+    given = checked.model_dump(exclude_none=True, exclude=set(JobFile.model_fields) | {"jobs", "proxy"})
+    job_preset = {name: preset.pop(name) for name in list(preset) if name in JobFile.model_fields}
+    defaults = checked.over(dataclasses.replace(JobConfig(), **job_preset))
     config = SimConfig(
         defaults=defaults,
-        overrides=overrides,
-        proxy=_distribution(data.get("proxy", {}), "config: proxy", FARO_PROXY),
-        quota=_resources(data.get("quota", {}), "config: quota", allow_empty=True),
-        hot_start_s=_number(data, "hot_start_s", "config", SimConfig.hot_start_s, minimum=0),
-        cold_start_s=_number(data, "cold_start_s", "config", SimConfig.cold_start_s, minimum=0),
-        reap_idle_s=_number(data, "reap_idle_s", "config", SimConfig.reap_idle_s, minimum=0),
-        reconcile_interval_s=_number(
-            data, "reconcile_interval_s", "config", SimConfig.reconcile_interval_s, minimum=0, strict=True
-        ),
-        queue_cap=_integer(data, "queue_cap", "config", SimConfig.queue_cap, minimum=0),
-        max_ongoing=_integer(data, "max_ongoing", "config", SimConfig.max_ongoing, minimum=1),
-        window_s=_number(data, "window_s", "config", SimConfig.window_s, minimum=0, strict=True),
-        fidelity=preset,
-        **{name: _choice(data, name, getattr(SimConfig, name), options) for name, options in fidelity.CHOICES.items()},
-        grant_retries=_integer(data, "grant_retries", "config", SimConfig.grant_retries, minimum=0),
-        drops_in_mean_latency=_flag(data, "drops_in_mean_latency", SimConfig.drops_in_mean_latency),
-        faro_quantile=_optional(data, "faro_quantile", maximum=1),
-        faro_startup_s=_optional(data, "faro_startup_s"),
+        overrides={key: job.over(defaults) for key, job in (checked.jobs or {}).items()},
+        proxy=FARO_PROXY if checked.proxy is None else checked.proxy.over(FARO_PROXY),
+        **{**preset, **given},
     )
-    if config.cold_start_s < config.hot_start_s:
-        raise FarodError(f"config: cold_start_s ({config.cold_start_s}) must be >= hot_start_s ({config.hot_start_s})")
+    distributions = {"service": config.defaults.service, "proxy": config.proxy,
+                     **{f"jobs.{key}.service": job.service for key, job in config.overrides.items()}}
+    for where, distribution in distributions.items():
+        if distribution.loc_ms + distribution.scale_ms <= 0:
+            raise FarodError(f"config.{where}: loc_ms + scale_ms must be > 0")
     return config
-
-
-def _job_config(data: Mapping, where: str, base: JobConfig) -> JobConfig:
-    config = JobConfig(
-        service=_distribution(data.get("service", {}), f"{where}.service", base.service),
-        profiled_service_ms=(
-            base.profiled_service_ms
-            if data.get("profiled_service_ms") is None
-            else _number(data, "profiled_service_ms", where, None, minimum=0, strict=True)
-        ),
-        slo_ms=_number(data, "slo_ms", where, base.slo_ms, minimum=0, strict=True),
-        resources=_resources(data["resources"], f"{where}.resources") if "resources" in data else base.resources,
-        min_replicas=_integer(data, "min_replicas", where, base.min_replicas, minimum=0),
-        max_replicas=(
-            base.max_replicas
-            if data.get("max_replicas") is None
-            else _integer(data, "max_replicas", where, None, minimum=1)
-        ),
-        weight=_number(data, "weight", where, base.weight, minimum=0, strict=True),
-    )
-    if config.max_replicas is not None and config.max_replicas < config.min_replicas:
-        raise FarodError(f"{where}: max_replicas {config.max_replicas} is below min_replicas {config.min_replicas}")
-    return config
-
-
-def _distribution(data: Any, where: str, base: ShiftedLognormal) -> ShiftedLognormal:
-    _require_mapping(data, where, ("shape", "loc_ms", "scale_ms"))
-    distribution = ShiftedLognormal(
-        shape=_number(data, "shape", where, base.shape, minimum=0),
-        loc_ms=_number(data, "loc_ms", where, base.loc_ms, minimum=0),
-        scale_ms=_number(data, "scale_ms", where, base.scale_ms, minimum=0),
-    )
-    if distribution.loc_ms + distribution.scale_ms <= 0:
-        raise FarodError(f"{where}: loc_ms + scale_ms must be > 0")
-    return distribution
-
-
-def _resources(data: Any, where: str, *, allow_empty: bool = False) -> dict[str, float]:
-    _require_mapping(data, where, None)
-    if not data and not allow_empty:
-        raise FarodError(f"{where}: must name at least one resource")
-    return {str(name): _number(data, name, where, None, minimum=0) for name in data}
-
-
-def _require_mapping(data: Any, where: str, fields: tuple[str, ...] | None) -> None:
-    if not isinstance(data, Mapping):
-        raise FarodError(f"{where}: expected a mapping, got {type(data).__name__}")
-    if fields is not None:
-        unknown = sorted(set(map(str, data)) - set(fields))
-        if unknown:
-            raise FarodError(f"{where}: unknown field {unknown[0]!r} (known: {', '.join(fields)})")
-
-
-def _number(data: Mapping, name: str, where: str, default, *, minimum: float, strict: bool = False) -> float:
-    value = data.get(name, default)
-    valid = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not valid or value < minimum or (strict and value == minimum):
-        bound = f"> {minimum}" if strict else f">= {minimum}"
-        raise FarodError(f"{where}.{name} must be a number {bound}, got {value!r}")
-    return float(value)
-
-
-def _choice(data: Mapping, name: str, default: str, options: tuple[str, ...]) -> str:
-    value = data.get(name, default)
-    if value not in options:
-        raise FarodError(f"config.{name} must be one of {', '.join(options)}, got {value!r}")
-    return value
-
-
-def _flag(data: Mapping, name: str, default: bool) -> bool:
-    value = data.get(name, default)
-    if not isinstance(value, bool):
-        raise FarodError(f"config.{name} must be true or false, got {value!r}")
-    return value
-
-
-def _optional(data: Mapping, name: str, *, maximum: float = math.inf) -> float | None:
-    if data.get(name) is None:
-        return None
-    value = _number(data, name, "config", None, minimum=0, strict=True)
-    if value >= maximum:
-        raise FarodError(f"config.{name} must be below {maximum:g}, got {value!r}")
-    return value
-
-
-def _integer(data: Mapping, name: str, where: str, default, *, minimum: int) -> int:
-    value = data.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise FarodError(f"{where}.{name} must be an integer >= {minimum}, got {value!r}")
-    return value
