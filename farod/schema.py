@@ -272,6 +272,26 @@ def _json_schema_of(annotated: Any) -> dict:
     return next(item.json_schema for item in annotated.__metadata__ if isinstance(item, WithJsonSchema))
 
 
+def nested(model: type[M], build: Any, result: type) -> Any:
+    """A field checked as ``model`` (errors keep their path inside it), stored as ``build(checked)``.
+
+    For document sections whose result is a type of another layer (e.g. a job spec).
+    """
+
+    def check(value: Any) -> Any:
+        try:
+            checked = model.model_validate(value)
+        except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            loc = tuple(part for part in error["loc"] if not _is_branch_tag(part))
+            field = (error.get("ctx") or {}).get("field")
+            loc += (field if isinstance(field, tuple) else (field,)) if field else ()
+            raise PydanticCustomError("farod", "{message}", {"message": _expected(error), "field": loc}) from None
+        return build(checked)
+
+    return Annotated[result, PlainValidator(check), WithJsonSchema(model.model_json_schema())]
+
+
 def first_duplicate(items: Sequence[Any]) -> tuple[int, int] | None:
     """``(earlier, later)`` indexes of the first repeated item, or None."""
     seen: dict[Any, int] = {}

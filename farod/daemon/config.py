@@ -1,4 +1,4 @@
-"""The daemon's configuration: one YAML file, validated at the boundary into frozen dataclasses.
+"""The daemon's configuration: one YAML file, validated at the boundary by one declarative schema.
 
 Example::
 
@@ -12,436 +12,351 @@ Example::
 
 The same schema is read by ``farod run``, ``farod validate`` and the Helm chart's ConfigMap
 (``config/farod.example.yaml`` documents every field). A daemon that guesses is worse than one that
-refuses to start, so every problem is one :class:`FarodError` line naming the field path, unknown
-keys are errors (a typo such as ``max_replica`` must not silently fall back to a default), and the
-semantic checks a bad allocation would otherwise reveal hours later run here: ``min > max``,
-minimums that alone exceed the quota, a policy that does not exist, the same job twice.
+refuses to start, so every problem is one :class:`FarodError` line naming the field path
+(:mod:`farod.schema`), unknown keys are errors (a typo such as ``max_replica`` must not silently fall
+back to a default), and the semantic checks a bad allocation would otherwise reveal hours later run
+here: ``min > max``, minimums that alone exceed the quota, a resource the quota does not name, a
+policy that does not exist or runs only in the simulator, the same job twice, lease timings a leader
+could not keep, a CA file that is not there.
+
+Bounds (so that no value can overflow a timer or allocate without end): timeouts up to 300 s,
+``tick_s`` up to an hour, ``plan_s`` and staleness up to a day, leader-election timings up to an
+hour, ``backfill_days`` up to 28 and ``backfill_hours`` up to 672, quotas and resources up to 1e6,
+replica counts up to 10 000, times in ms up to an hour. Application and deployment names are 1-63 of
+``A-Z a-z 0-9 . _ -``, starting with a letter or digit, without ``..`` (they become URL path segments
+and label values).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import os
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
 
 from farod.credentials import check_transport
 from farod.errors import FarodError
 from farod.jobs import JobSpec, require_minimums_fit
 from farod.logs import LOG_LEVELS
+from farod.planfile import HOUR_MS, MAX_REPLICAS
+from farod.schema import DAY_S, Model, amounts, fail, first_duplicate, integer, nested, number, text, validate
 from farod.yamlfile import read_yaml
 
 ACTUATOR_KINDS = ("rayserve", "rayservice", "dry-run")
-_REQUIRED = object()
+TIMEOUT = number(gt=0, le=300)
+MAX_BACKFILL_DAYS = 28
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class PrometheusConfig:
-    url: str = "http://127.0.0.1:9090"
-    bearer_token_file: str | None = None
+def _served_name(value: str) -> str | None:
+    if _NAME.fullmatch(value) and ".." not in value:
+        return None
+    return "must be 1-63 of A-Z a-z 0-9 . _ - starting with a letter or digit, without '..'"
+
+
+def _http_url(value: str) -> str | None:
+    if not value.startswith(("http://", "https://")):
+        return "must start with http:// or https://"
+    if "@" in value.split("/")[2]:
+        return "credentials in the URL are not allowed; use bearer_token_file"
+    return None
+
+
+URL = text(pattern_check=_http_url, max_length=2048, schema={"pattern": "^https?://"})
+File = text(optional=True, max_length=4096)
+
+
+class PrometheusConfig(Model):
+    url: URL = "http://127.0.0.1:9090"
+    bearer_token_file: File = None
     tls_verify: bool = True
-    ca_file: str | None = None
+    ca_file: File = None
     allow_insecure_http: bool = False  # a bearer token over plain http to a non-loopback host
-    timeout_s: float = 5.0
+    timeout_s: TIMEOUT = 5.0
     use_recording_rules: bool = True
-    backfill_hours: float = 24.0  # recent history plans see at least
-    backfill_days: int = 7  # whole earlier UTC days the forecasters learn from; 0: none
-    window_s: float = 30.0  # span of rate/latency readings; Ray publishes every ~10 s
-    stale_after_s: float = 60.0  # a job whose newest sample is older than this is stale
-    misses_before_unready: int = 3  # consecutive failed decisions before /readyz fails
+    backfill_hours: number(ge=0, le=24 * MAX_BACKFILL_DAYS) = 24.0  # recent history plans see at least
+    backfill_days: integer(ge=0, le=MAX_BACKFILL_DAYS) = 7  # whole earlier UTC days the forecasters learn from
+    window_s: number(gt=0, le=3600) = 30.0  # span of rate/latency readings; Ray publishes every ~10 s
+    stale_after_s: number(gt=0, le=DAY_S) = 60.0  # a job whose newest sample is older than this is stale
+    misses_before_unready: integer(ge=1, le=1000) = 3  # consecutive failed decisions before /readyz fails
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class RayServeConfig:
-    url: str = "http://127.0.0.1:8265"
-    bearer_token_file: str | None = None
+class RayServeConfig(Model):
+    url: URL = "http://127.0.0.1:8265"
+    bearer_token_file: File = None
     tls_verify: bool = True
-    ca_file: str | None = None
+    ca_file: File = None
     allow_insecure_http: bool = False  # a bearer token over plain http to a non-loopback host
     take_over_autoscaling: bool = False
-    timeout_s: float = 5.0
+    timeout_s: TIMEOUT = 5.0
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class RayServiceConfig:
-    namespace: str = "default"
-    name: str | None = None
+class RayServiceConfig(Model):
+    namespace: text(max_length=63) = "default"
+    name: text(max_length=63, optional=True) = None
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class ActuatorConfig:
-    kind: str = "rayserve"
+class ActuatorConfig(Model):
+    kind: Literal[ACTUATOR_KINDS] = "rayserve"  # type: ignore[valid-type]
     rayserve: RayServeConfig = RayServeConfig()
     rayservice: RayServiceConfig = RayServiceConfig()
 
+    @model_validator(mode="after")
+    def _rayservice_named(self):
+        if self.kind == "rayservice" and self.rayservice.name is None:
+            raise fail("required", field=("rayservice", "name"))
+        return self
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class NamedConfig:
+
+class NamedConfig(Model):
     """A policy or forecaster: a registry name and its parameters."""
 
-    name: str
-    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    name: text(max_length=63)
+    params: dict[str, Any] = {}
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class IntervalsConfig:
-    tick_s: float = 10.0
-    plan_s: float = 300.0
+class ForecasterConfig(NamedConfig):
+    name: text(max_length=63) = "default"
+    params: Annotated[dict[str, Any], Field(max_length=0)] = {}  # the models take their defaults
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class SafetyConfig:
+class IntervalsConfig(Model):
+    tick_s: number(gt=0, le=3600) = 10.0
+    plan_s: number(gt=0, le=DAY_S) = 300.0
+
+    @model_validator(mode="after")
+    def _plan_not_shorter(self):
+        if self.plan_s < self.tick_s:
+            raise fail(f"{self.plan_s:g} is shorter than tick_s {self.tick_s:g}", field="plan_s")
+        return self
+
+
+class SafetyConfig(Model):
     """Whole-cluster step limits per decision; 0 means no limit."""
 
-    max_replicas_added: int = 0
-    max_replicas_removed: int = 0
+    max_replicas_added: integer(ge=0, le=100_000) = 0
+    max_replicas_removed: integer(ge=0, le=100_000) = 0
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class ServerConfig:
-    host: str = "0.0.0.0"
-    port: int = 8080
+class ServerConfig(Model):
+    host: text(max_length=253) = "0.0.0.0"
+    port: integer(ge=0, le=65535) = 8080
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class LeaderElectionConfig:
+class LeaderElectionConfig(Model):
     enabled: bool = True
-    lease_name: str = "farod"
-    lease_duration_s: float = 15.0
-    renew_deadline_s: float = 10.0
-    retry_period_s: float = 2.0
+    lease_name: text(max_length=63) = "farod"
+    lease_duration_s: number(gt=0, le=3600) = 15.0
+    renew_deadline_s: number(gt=0, le=3600) = 10.0
+    retry_period_s: number(gt=0, le=3600) = 2.0
+
+    @model_validator(mode="after")
+    def _timings_keepable(self):
+        if self.renew_deadline_s >= self.lease_duration_s:
+            raise fail("must be shorter than lease_duration_s", field="renew_deadline_s")
+        if self.retry_period_s >= self.renew_deadline_s:
+            raise fail(f"must be shorter than renew_deadline_s ({self.renew_deadline_s:g}): a leader must be able "
+                       f"to retry a renewal before its deadline, got {self.retry_period_s:g}", field="retry_period_s")
+        return self
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class KubernetesConfig:
+class ConfigMapRef(Model):
+    name: text(max_length=253) = "farod-config"
+    key: text(max_length=253) = "farod.yaml"
+
+
+class KubernetesConfig(Model):
     enabled: bool = False
-    namespace: str = "default"
-    policy_configmap_name: str = "farod-config"
-    policy_configmap_key: str = "farod.yaml"
-    request_timeout_s: float = 5.0  # every Kubernetes API call gives up after this (less for short leases)
+    namespace: text(max_length=63) = "default"
+    policy_configmap: ConfigMapRef = ConfigMapRef()
+    request_timeout_s: TIMEOUT = 5.0  # every Kubernetes API call gives up after this (less for short leases)
     leader_election: LeaderElectionConfig = LeaderElectionConfig()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _request_timeout_for_the_lease(cls, data: Any) -> Any:
+        """Not given: 5 s, or less where the lease needs it -- half of what the renew deadline leaves a write."""
+        if not isinstance(data, Mapping) or data.get("request_timeout_s") is not None:
+            return data
+        election = data.get("leader_election") or {}
+        election = election if isinstance(election, Mapping) else {}
+        renew = election.get("renew_deadline_s", LeaderElectionConfig.model_fields["renew_deadline_s"].default)
+        retry = election.get("retry_period_s", LeaderElectionConfig.model_fields["retry_period_s"].default)
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e9 for v in (renew, retry))
+        if election.get("enabled", True) is False or not numbers:
+            return data
+        return {**data, "request_timeout_s": min(5.0, max(renew - retry, 0.002) / 2)}
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Config:
-    prometheus: PrometheusConfig
-    jobs: tuple[JobSpec, ...]
-    quota: Mapping[str, float]  # empty when read from a ResourceQuota
-    quota_resource_quota: str | None  # name of the Kubernetes ResourceQuota to read at every decision
+    @property
+    def policy_configmap_name(self) -> str:
+        return self.policy_configmap.name
+
+    @property
+    def policy_configmap_key(self) -> str:
+        return self.policy_configmap.key
+
+    @model_validator(mode="after")
+    def _writes_within_the_lease(self):
+        election = self.leader_election
+        if election.enabled and self.request_timeout_s >= election.renew_deadline_s - election.retry_period_s:
+            raise fail("must be shorter than leader_election.renew_deadline_s minus retry_period_s (a leader "
+                       "writes only while its lease outlasts the write's timeout)", field="request_timeout_s")
+        return self
+
+
+class JobConfig(Model):
+    """One served model, as the config file gives it (becomes a :class:`~farod.jobs.JobSpec`)."""
+
+    application: text(pattern_check=_served_name, max_length=63)
+    deployment: text(pattern_check=_served_name, max_length=63)
+    slo_ms: number(gt=0, le=HOUR_MS)
+    service_time_ms: number(gt=0, le=HOUR_MS, optional=True) = None  # None: learned from the processing time
+    min_replicas: integer(ge=0, le=MAX_REPLICAS) = 1
+    max_replicas: integer(ge=1, le=MAX_REPLICAS, optional=True) = None
+    weight: number(gt=0, le=1e6) = 1.0
+    resources: amounts(ge=0, le=1e6, empty_message="must be a non-empty mapping of resource -> amount") = {"cpu": 1.0}
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self):
+        if self.max_replicas is not None and self.min_replicas > self.max_replicas:
+            raise fail(f"{self.min_replicas} is above max_replicas {self.max_replicas}", field="min_replicas")
+        return self
+
+
+Job = nested(JobConfig, lambda job: JobSpec(**job.model_dump()), JobSpec)
+
+
+class ResourceQuotaRef(Model):
+    name: text(max_length=253)
+
+
+class QuotaConfig(Model):
+    """``{cpu: 8, ...}`` (amounts, > 0) or ``{from_resource_quota: {name: ...}}`` (read in the cluster)."""
+
+    from_resource_quota: ResourceQuotaRef | None = None
+    model_config = {**Model.model_config, "extra": "allow"}
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        extra = dict(self.model_extra or {})
+        if self.from_resource_quota is not None and extra:
+            raise fail("unknown field", field=sorted(map(str, extra))[0])
+        if self.from_resource_quota is None and not extra:
+            raise fail("must name at least one resource, e.g. {cpu: 8}")
+        return self
+
+
+_Quota = amounts(gt=0, le=1e6)
+
+
+class Config(Model):
+    prometheus: PrometheusConfig = PrometheusConfig()
+    jobs: Annotated[tuple[Job, ...], Field(strict=False, min_length=1, max_length=10_000)]
+    quota_config: Annotated[QuotaConfig, Field(alias="quota")]
     policy: NamedConfig
-    forecaster: NamedConfig
-    actuator: ActuatorConfig
-    intervals: IntervalsConfig
-    safety: SafetyConfig
-    server: ServerConfig
-    kubernetes: KubernetesConfig
-    log_level: str = "info"  # farod's and the libraries' log lines below it are dropped
+    forecaster: ForecasterConfig = ForecasterConfig()
+    actuator: ActuatorConfig = ActuatorConfig()
+    intervals: IntervalsConfig = IntervalsConfig()
+    safety: SafetyConfig = SafetyConfig()
+    server: ServerConfig = ServerConfig()
+    kubernetes: KubernetesConfig = KubernetesConfig()
+    log_level: Literal[LOG_LEVELS] = "info"  # type: ignore[valid-type]  # lines below it are dropped
+
+    @property
+    def quota(self) -> dict[str, float]:
+        """The static quota; empty when read from a ResourceQuota."""
+        if self.quota_config.from_resource_quota is not None:
+            return {}
+        return validate(_QuotaAmounts, {"quota": self.quota_config.model_extra}).quota
+
+    @property
+    def quota_resource_quota(self) -> str | None:
+        """The Kubernetes ResourceQuota to read at every decision, if any."""
+        reference = self.quota_config.from_resource_quota
+        return None if reference is None else reference.name
 
     @property
     def jobs_by_key(self) -> dict[str, JobSpec]:
         return {job.key: job for job in self.jobs}
 
 
+class _QuotaAmounts(Model):
+    quota: _Quota
+
+
 def load_config(path: str | os.PathLike, *, policy_names: tuple[str, ...] | None = None) -> Config:
-    """Read and validate a YAML config file; ``policy_names`` defaults to the policy registry."""
-    data = read_yaml(path)
-    return parse_config(data, policy_names=policy_names)
+    """Read and validate a YAML config file; ``policy_names`` defaults to the live policy registry."""
+    return parse_config(read_yaml(path), policy_names=policy_names)
 
 
 def parse_config(data: Any, *, policy_names: tuple[str, ...] | None = None) -> Config:
     """Validate an already-parsed config document (a dict, as from YAML or a ConfigMap)."""
-    root = _Section("", data if data is not None else {})
-    prometheus = _prometheus(root.section("prometheus"))
-    jobs = _jobs(root.items("jobs"))
-    quota, resource_quota = _quota(root.section("quota", required=True))
-    policy = _named(root.section("policy", required=True), default_name=None)
-    forecaster = _named(root.section("forecaster"), default_name="default")
-    actuator = _actuator(root.section("actuator"))
-    intervals = _intervals(root.section("intervals"))
-    safety = _safety(root.section("safety"))
-    server = _server(root.section("server"))
-    kubernetes = _kubernetes(root.section("kubernetes"))
-    log_level = root.string("log_level", "info")
-    if log_level not in LOG_LEVELS:
-        raise FarodError(f"log_level: must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
-    root.done()
-    config = Config(prometheus=prometheus, jobs=jobs, quota=quota, quota_resource_quota=resource_quota,
-                    policy=policy, forecaster=forecaster, actuator=actuator, intervals=intervals,
-                    safety=safety, server=server, kubernetes=kubernetes, log_level=log_level)
-    _check_semantics(config, policy_names=_known_policies() if policy_names is None else policy_names)
+    for section in ("prometheus", "actuator"):
+        _refuse_url_credentials(data, section)
+    config = validate(Config, data)
+    config.quota  # noqa: B018 - the amounts are checked here, not at the first decision
+    _check_semantics(config, policy_names=_live_policies() if policy_names is None else policy_names)
     return config
 
 
-class _Section:
-    """One mapping of the document: typed getters that name ``path.field`` in every error."""
-
-    def __init__(self, path: str, data: Any):
-        if not isinstance(data, Mapping):
-            raise FarodError(f"{path or 'config'}: must be a mapping, got {type(data).__name__}")
-        self.path = path
-        self.data = data
-        self.seen: set[str] = set()
-
-    def where(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def raw(self, name: str, default: Any = _REQUIRED) -> Any:
-        self.seen.add(name)
-        value = self.data.get(name)
-        if value is None:
-            if default is _REQUIRED:
-                raise FarodError(f"{self.where(name)}: required")
-            return default
-        return value
-
-    def section(self, name: str, *, required: bool = False) -> "_Section":
-        return _Section(self.where(name), self.raw(name, _REQUIRED if required else {}))
-
-    def items(self, name: str) -> list["_Section"]:
-        value = self.raw(name)
-        if not isinstance(value, list) or not value:
-            raise FarodError(f"{self.where(name)}: must be a non-empty list")
-        return [_Section(f"{self.where(name)}[{index}]", item) for index, item in enumerate(value)]
-
-    def string(self, name: str, default: Any = _REQUIRED) -> str | None:
-        value = self.raw(name, default)
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise FarodError(f"{self.where(name)}: must be a non-empty string, got {value!r}")
-        return value
-
-    def boolean(self, name: str, default: Any = _REQUIRED) -> bool:
-        value = self.raw(name, default)
-        if not isinstance(value, bool):
-            raise FarodError(f"{self.where(name)}: must be true or false, got {value!r}")
-        return value
-
-    def number(self, name: str, default: Any = _REQUIRED, *, minimum: float = 0.0, strict: bool = True) -> float:
-        value = self.raw(name, default)
-        if value is not None:
-            _require_number(self.where(name), value, minimum=minimum, strict=strict)
-            return float(value)
-        return value
-
-    def integer(self, name: str, default: Any = _REQUIRED, *, minimum: int = 0) -> int | None:
-        value = self.raw(name, default)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < minimum):
-            raise FarodError(f"{self.where(name)}: must be an integer >= {minimum}, got {value!r}")
-        return value
-
-    def amounts(self, name: str, default: Any = _REQUIRED) -> dict[str, float]:
-        """A resource mapping such as ``{cpu: 1, gpu: 0.5}``: names to numbers >= 0."""
-        value = self.raw(name, default)
-        if not isinstance(value, Mapping) or not value:
-            raise FarodError(f"{self.where(name)}: must be a non-empty mapping of resource -> amount")
-        for resource, amount in value.items():
-            _require_number(f"{self.where(name)}.{resource}", amount, minimum=0.0, strict=False)
-        return {str(resource): float(amount) for resource, amount in value.items()}
-
-    def done(self) -> None:
-        """Unknown keys are typos until proven otherwise."""
-        unknown = sorted(set(map(str, self.data)) - self.seen)
-        if unknown:
-            raise FarodError(f"{self.where(unknown[0])}: unknown field")
-
-
-def _require_number(where: str, value: Any, *, minimum: float, strict: bool) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise FarodError(f"{where}: must be a number, got {value!r}")
-    if value < minimum or (strict and value == minimum):
-        raise FarodError(f"{where}: must be {'>' if strict else '>='} {minimum:g}, got {value!r}")
-
-
-def _prometheus(section: _Section) -> PrometheusConfig:
-    defaults = PrometheusConfig()
-    config = PrometheusConfig(
-        url=_url(section, "url", defaults.url),
-        bearer_token_file=section.string("bearer_token_file", None),
-        tls_verify=section.boolean("tls_verify", defaults.tls_verify),
-        ca_file=section.string("ca_file", None),
-        allow_insecure_http=section.boolean("allow_insecure_http", defaults.allow_insecure_http),
-        timeout_s=section.number("timeout_s", defaults.timeout_s),
-        use_recording_rules=section.boolean("use_recording_rules", defaults.use_recording_rules),
-        backfill_hours=section.number("backfill_hours", defaults.backfill_hours, strict=False),
-        backfill_days=section.integer("backfill_days", defaults.backfill_days, minimum=0),
-        window_s=section.number("window_s", defaults.window_s),
-        stale_after_s=section.number("stale_after_s", defaults.stale_after_s),
-        misses_before_unready=section.integer("misses_before_unready", defaults.misses_before_unready, minimum=1),
-    )
-    section.done()
-    check_transport(url=config.url, token_file=config.bearer_token_file,
-                    allow_insecure_http=config.allow_insecure_http, setting="prometheus")
-    return config
-
-
-def _url(section: _Section, name: str, default: str) -> str:
-    value = section.string(name, default)
-    if not value.startswith(("http://", "https://")):
-        raise FarodError(f"{section.where(name)}: must start with http:// or https://, got {value!r}")
-    if "@" in value.split("/")[2]:
-        # Never echo the value: it holds a password.
-        raise FarodError(f"{section.where(name)}: credentials in the URL are not allowed; use bearer_token_file")
-    return value.rstrip("/")
-
-
-def _jobs(sections: list[_Section]) -> tuple[JobSpec, ...]:
-    jobs = []
-    for section in sections:
-        job = JobSpec(
-            application=section.string("application"),
-            deployment=section.string("deployment"),
-            slo_ms=section.number("slo_ms"),
-            service_time_ms=section.number("service_time_ms", None),
-            min_replicas=section.integer("min_replicas", 1, minimum=0),
-            max_replicas=section.integer("max_replicas", None, minimum=1),
-            weight=section.number("weight", 1.0),
-            resources=section.amounts("resources", {"cpu": 1.0}),
-        )
-        section.done()
-        if job.max_replicas is not None and job.min_replicas > job.max_replicas:
-            raise FarodError(f"{section.where('min_replicas')}: {job.min_replicas} is above "
-                             f"max_replicas {job.max_replicas}")
-        jobs.append(job)
-    return tuple(jobs)
-
-
-def _quota(section: _Section) -> tuple[dict[str, float], str | None]:
-    if "from_resource_quota" in section.data:
-        reference = section.section("from_resource_quota", required=True)
-        name = reference.string("name")
-        reference.done()
-        section.done()
-        return {}, name
-    if not section.data:
-        raise FarodError("quota: must name at least one resource, e.g. {cpu: 8}")
-    quota = {}
-    for resource in list(section.data):
-        quota[str(resource)] = section.number(str(resource))
-    section.done()
-    return quota, None
-
-
-def _named(section: _Section, *, default_name: str | None) -> NamedConfig:
-    name = section.string("name", _REQUIRED if default_name is None else default_name)
-    params = section.raw("params", {})
-    if not isinstance(params, Mapping):
-        raise FarodError(f"{section.where('params')}: must be a mapping, got {type(params).__name__}")
-    section.done()
-    return NamedConfig(name=name, params=dict(params))
-
-
-def _actuator(section: _Section) -> ActuatorConfig:
-    kind = section.string("kind", "rayserve")
-    if kind not in ACTUATOR_KINDS:
-        raise FarodError(f"{section.where('kind')}: must be one of {', '.join(ACTUATOR_KINDS)}, got {kind!r}")
-    rayserve_section = section.section("rayserve")
-    defaults = RayServeConfig()
-    rayserve = RayServeConfig(
-        url=_url(rayserve_section, "url", defaults.url),
-        bearer_token_file=rayserve_section.string("bearer_token_file", None),
-        tls_verify=rayserve_section.boolean("tls_verify", defaults.tls_verify),
-        ca_file=rayserve_section.string("ca_file", None),
-        allow_insecure_http=rayserve_section.boolean("allow_insecure_http", defaults.allow_insecure_http),
-        take_over_autoscaling=rayserve_section.boolean("take_over_autoscaling", defaults.take_over_autoscaling),
-        timeout_s=rayserve_section.number("timeout_s", defaults.timeout_s),
-    )
-    rayserve_section.done()
-    if kind != "rayservice":
-        check_transport(url=rayserve.url, token_file=rayserve.bearer_token_file,
-                        allow_insecure_http=rayserve.allow_insecure_http, setting="actuator.rayserve")
-    rayservice_section = section.section("rayservice")
-    rayservice = RayServiceConfig(
-        namespace=rayservice_section.string("namespace", "default"),
-        name=rayservice_section.string("name", _REQUIRED if kind == "rayservice" else None),
-    )
-    rayservice_section.done()
-    section.done()
-    return ActuatorConfig(kind=kind, rayserve=rayserve, rayservice=rayservice)
-
-
-def _intervals(section: _Section) -> IntervalsConfig:
-    defaults = IntervalsConfig()
-    intervals = IntervalsConfig(tick_s=section.number("tick_s", defaults.tick_s),
-                                plan_s=section.number("plan_s", defaults.plan_s))
-    section.done()
-    if intervals.plan_s < intervals.tick_s:
-        raise FarodError(f"intervals.plan_s: {intervals.plan_s:g} is shorter than tick_s {intervals.tick_s:g}")
-    return intervals
-
-
-def _safety(section: _Section) -> SafetyConfig:
-    safety = SafetyConfig(max_replicas_added=section.integer("max_replicas_added", 0),
-                          max_replicas_removed=section.integer("max_replicas_removed", 0))
-    section.done()
-    return safety
-
-
-def _server(section: _Section) -> ServerConfig:
-    server = ServerConfig(host=section.string("host", ServerConfig.host), port=section.integer("port", 8080))
-    section.done()
-    if server.port > 65535:
-        raise FarodError(f"server.port: must be <= 65535, got {server.port}")
-    return server
-
-
-def _request_timeout(election: _Section) -> float:
-    """5 s, or less where the lease timings need it: half of what the renew deadline leaves for a write."""
-    renew = election.data.get("renew_deadline_s", LeaderElectionConfig.renew_deadline_s)
-    retry = election.data.get("retry_period_s", LeaderElectionConfig.retry_period_s)
-    if not election.data.get("enabled", True) or not all(isinstance(v, (int, float)) for v in (renew, retry)):
-        return KubernetesConfig.request_timeout_s
-    return min(KubernetesConfig.request_timeout_s, max(renew - retry, 0.002) / 2)
-
-
-def _kubernetes(section: _Section) -> KubernetesConfig:
-    configmap = section.section("policy_configmap")
-    election = section.section("leader_election")
-    defaults = LeaderElectionConfig()
-    kubernetes = KubernetesConfig(
-        enabled=section.boolean("enabled", False),
-        namespace=section.string("namespace", "default"),
-        policy_configmap_name=configmap.string("name", KubernetesConfig.policy_configmap_name),
-        policy_configmap_key=configmap.string("key", KubernetesConfig.policy_configmap_key),
-        request_timeout_s=section.number("request_timeout_s", None) or _request_timeout(election),
-        leader_election=LeaderElectionConfig(
-            enabled=election.boolean("enabled", defaults.enabled),
-            lease_name=election.string("lease_name", defaults.lease_name),
-            lease_duration_s=election.number("lease_duration_s", defaults.lease_duration_s),
-            renew_deadline_s=election.number("renew_deadline_s", defaults.renew_deadline_s),
-            retry_period_s=election.number("retry_period_s", defaults.retry_period_s),
-        ),
-    )
-    configmap.done()
-    election.done()
-    section.done()
-    if kubernetes.leader_election.renew_deadline_s >= kubernetes.leader_election.lease_duration_s:
-        raise FarodError("kubernetes.leader_election.renew_deadline_s: must be shorter than lease_duration_s")
-    if not 0 < kubernetes.request_timeout_s <= 300:
-        raise FarodError(f"kubernetes.request_timeout_s: must be in (0, 300], got {kubernetes.request_timeout_s:g}")
-    election = kubernetes.leader_election
-    if election.enabled and kubernetes.request_timeout_s >= election.renew_deadline_s - election.retry_period_s:
-        raise FarodError("kubernetes.request_timeout_s: must be shorter than leader_election.renew_deadline_s minus "
-                         "retry_period_s (a leader writes only while its lease outlasts the write's timeout)")
-    return kubernetes
+def _refuse_url_credentials(data: Any, section: str) -> None:
+    """A URL with ``user:password@`` is refused without echoing it (the generic message would)."""
+    node = data.get(section) if isinstance(data, Mapping) else None
+    where = section
+    if section == "actuator":
+        node, where = (node.get("rayserve") if isinstance(node, Mapping) else None), "actuator.rayserve"
+    url = node.get("url") if isinstance(node, Mapping) else None
+    if isinstance(url, str) and url.startswith(("http://", "https://")) and "@" in url.split("/")[2]:
+        raise FarodError(f"{where}.url: credentials in the URL are not allowed; use bearer_token_file")
 
 
 def _check_semantics(config: Config, *, policy_names: tuple[str, ...]) -> None:
-    seen: dict[str, int] = {}
-    for index, job in enumerate(config.jobs):
-        if job.key in seen:
-            raise FarodError(f"jobs[{index}]: {job.key} is already jobs[{seen[job.key]}]")
-        seen[job.key] = index
+    repeated = first_duplicate([job.key for job in config.jobs])
+    if repeated:
+        raise FarodError(f"jobs[{repeated[1]}]: {config.jobs[repeated[1]].key} is already jobs[{repeated[0]}]")
+    if config.quota:
+        for index, job in enumerate(config.jobs):
+            for resource in sorted(set(job.resources) - set(config.quota)):
+                raise FarodError(f"jobs[{index}].resources.{resource}: the quota does not name {resource!r} "
+                                 f"(it has {', '.join(config.quota)}); farod cannot limit what it does not count")
     require_minimums_fit(config.jobs, config.quota)
     if config.quota_resource_quota and not config.kubernetes.enabled:
         raise FarodError("quota.from_resource_quota: needs kubernetes.enabled: true (farod reads it in the cluster)")
     if config.actuator.kind == "rayservice" and not config.kubernetes.enabled:
         raise FarodError("actuator.kind: rayservice needs kubernetes.enabled: true")
     if policy_names and config.policy.name not in policy_names:
-        raise FarodError(f"policy.name: unknown policy {config.policy.name!r} (known: {', '.join(policy_names)})")
+        raise FarodError(_unknown_policy(config.policy.name, policy_names))
+    _check_files(config)
+    check_transport(url=config.prometheus.url, token_file=config.prometheus.bearer_token_file,
+                    allow_insecure_http=config.prometheus.allow_insecure_http, setting="prometheus")
+    rayserve = config.actuator.rayserve
+    if config.actuator.kind != "rayservice":
+        check_transport(url=rayserve.url, token_file=rayserve.bearer_token_file,
+                        allow_insecure_http=rayserve.allow_insecure_http, setting="actuator.rayserve")
 
 
-def _known_policies() -> tuple[str, ...]:
-    """The policy registry's names; empty (no check) while the registry is not importable."""
+def _check_files(config: Config) -> None:
+    """A CA file that is not there fails every request later; say so now."""
+    for where, path in (("prometheus.ca_file", config.prometheus.ca_file),
+                        ("actuator.rayserve.ca_file", config.actuator.rayserve.ca_file)):
+        if path is not None and not os.path.isfile(path):
+            raise FarodError(f"{where}: no such file {path!r}")
+
+
+def _unknown_policy(name: str, live: tuple[str, ...]) -> str:
+    try:
+        from farod.policies import NAMES
+    except ImportError:
+        NAMES = ()
+    if name in NAMES:
+        return f"policy.name: {name} is simulation only (farod compare/simulate); live policies: {', '.join(live)}"
+    return f"policy.name: unknown policy {name!r} (known: {', '.join(live)})"
+
+
+def _live_policies() -> tuple[str, ...]:
+    """The live policy registry's names; empty (no check) while the registry is not importable."""
     try:
         from farod.policies import LIVE_NAMES
     except ImportError:

@@ -38,7 +38,6 @@ each write).
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 import threading
 import time
@@ -65,7 +64,7 @@ from farod.policies.base import Policy
 from farod.signals.prometheus import PrometheusSignals, PrometheusUnavailable
 
 # What a reload applies; a change of any other config field needs a restart.
-LIVE_FIELDS = ("policy", "forecaster", "intervals", "safety", "quota")
+LIVE_FIELDS = ("policy", "forecaster", "intervals", "safety", "quota_config")
 RESTART_FIELD_PATHS = {"quota_resource_quota": "quota.from_resource_quota"}  # where the file says it
 
 
@@ -199,13 +198,14 @@ class Daemon:
         quota comes from) raises :class:`FarodError` naming it: it needs a restart, which ``helm
         upgrade`` does through the pod template's config checksum.
         """
-        restart = [RESTART_FIELD_PATHS.get(field.name, field.name) for field in dataclasses.fields(config)
-                   if field.name not in LIVE_FIELDS and getattr(config, field.name) != getattr(self.config, field.name)]
+        compared = [*type(config).model_fields, *RESTART_FIELD_PATHS]
+        restart = [RESTART_FIELD_PATHS.get(name, name) for name in compared
+                   if name not in LIVE_FIELDS and getattr(config, name) != getattr(self.config, name)]
         if restart:
             raise FarodError(f"{', '.join(restart)}: changing {'it' if len(restart) == 1 else 'them'} needs a "
                              "restart (helm upgrade restarts the pod); nothing of this edit was applied")
         with self._policy_lock:
-            updated = dataclasses.replace(self.config, **{name: getattr(config, name) for name in LIVE_FIELDS})
+            updated = self.config.model_copy(update={name: getattr(config, name) for name in LIVE_FIELDS})
             quota = dict(updated.quota) if not updated.quota_resource_quota else self.controller.quota()
             policy = build_policy(updated, quota=quota, train=self.train)
             self.config = updated  # the static quota the controller reads follows it
