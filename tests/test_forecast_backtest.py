@@ -129,7 +129,7 @@ def test_bad_trace_and_csv_lines_are_named(tiny_trace, tmp_path, capsys):
     csv = tmp_path / "train.csv"
     csv.write_text("job_idx,series,day,sample,m0,m1\n0,x,1,0,5,6\n0,x,2,0,5,oops\n")
     status, _, err = run_cli(capsys, "--trace", tiny_trace, "--train", csv)
-    assert status == 2 and err.count("\n") == 1 and "train.csv:3: not a number" in err
+    assert status == 2 and err.count("\n") == 1 and "train.csv:3: column 6 must be a count in [0, 1e+09] (empty: missing), got 'oops'" in err
     csv.write_text("job,day\n")
     status, _, err = run_cli(capsys, "--trace", tiny_trace, "--train", csv)
     assert status == 2 and "train.csv:1: header must be job_idx, series, day, sample" in err

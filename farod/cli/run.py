@@ -6,14 +6,20 @@ Example::
     farod run --config config/farod.example.yaml > decisions.jsonl
 
 ``validate`` does everything ``run`` does before it starts its loop -- parse the schema, the semantic
-checks, build the policy with its parameters -- so a config it accepts does not fail at start-up.
+checks, build the policy with its parameters, the signals, the history and the actuator
+(:func:`build_like_run`) -- so a config it accepts does not fail at start-up. Only what needs the
+network is left to ``run``, which reports a port in use or a host it cannot listen on in one line.
 ``run`` logs JSON lines on stdout (one per decision; ``farod explain`` reads them).
 """
 
 from __future__ import annotations
 
-from farod.daemon.config import load_config
-from farod.daemon.runner import Daemon, build_policy
+import socket
+
+from farod.actuators.dryrun import DryRunActuator
+from farod.daemon.config import Config, load_config
+from farod.daemon.runner import Daemon
+from farod.errors import FarodError
 from farod.logs import configure_logging
 
 
@@ -28,16 +34,26 @@ def register(subparsers) -> None:
 
 def validate_config(args) -> int:
     config = load_config(args.config)
-    if config.quota:
-        build_policy(config, quota=config.quota)
+    build_like_run(config)
     print(f"{args.config}: ok ({len(config.jobs)} jobs, policy {config.policy.name}, "
           f"actuator {config.actuator.kind})")
     return 0
 
 
+def build_like_run(config: Config) -> Daemon:
+    """What ``run`` builds before it starts its loop (policy, signals, history, actuator, controller),
+    without a network call; stand-ins where only the cluster can answer: a generous quota when it comes
+    from a ResourceQuota, a dry-run actuator for a KubeRay RayService."""
+    standin_quota = {resource: 1e6 for job in config.jobs for resource in job.resources}
+    quota = (lambda: standin_quota) if config.quota_resource_quota else None
+    actuator = DryRunActuator() if config.actuator.kind == "rayservice" else None
+    return Daemon(config, quota=quota, actuator=actuator)
+
+
 def run_daemon(args) -> int:
     config = load_config(args.config)
     configure_logging(config.log_level)
+    _check_listen(config.server.host, config.server.port)
     if config.kubernetes.enabled:  # the Helm chart: Lease, ConfigMap watch, ResourceQuota, Events, KubeRay
         from farod.daemon.incluster import run_in_cluster
 
@@ -47,3 +63,14 @@ def run_daemon(args) -> int:
     daemon.start()
     daemon.wait()
     return 0
+
+
+def _check_listen(host: str, port: int) -> None:
+    """A port in use or a host that is not this machine's: one line before anything starts."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise FarodError(f"server: cannot listen on {host}:{port}: {exc.strerror or exc}") from None

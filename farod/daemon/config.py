@@ -119,7 +119,13 @@ class NamedConfig(Model):
 
 class ForecasterConfig(NamedConfig):
     name: text(max_length=63) = "default"
-    params: Annotated[dict[str, Any], Field(max_length=0)] = {}  # the models take their defaults
+    params: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _no_params(self):
+        if self.params:  # the policies build their forecasters by name only
+            raise fail("not applied: the forecast models take their defaults; leave it out", field="params")
+        return self
 
 
 class IntervalsConfig(Model):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,10 +28,12 @@ import numpy as np
 
 from farod.errors import FarodError
 from farod.trace import Trace
+from farod.yamlfile import read_text
 
 BUNDLED_CSV = Path(__file__).resolve().parents[1] / "data" / "azure_twitter_10jobs_days1-10_6h_per_minute.csv"
 TRAIN_COLUMNS = ("job_idx", "series", "day", "sample")
 REAL_SAMPLE = 0  # the other samples are noisy re-samplings (augmentation)
+MAX_COUNT = 1e9  # requests in one minute of one job; more is a unit mistake, not traffic
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -45,32 +48,60 @@ class TrainDays:
 
 
 def read_train_csv(path: str | os.PathLike) -> TrainDays:
-    """Read ``job_idx, series, day, sample, m0, m1, ...``; keep the real rows (sample 0)."""
-    try:
-        handle = open(path, encoding="utf-8", newline="")
-    except OSError as exc:
-        raise FarodError(f"{path}: cannot read train CSV: {exc.strerror}") from None
+    """Read ``job_idx, series, day, sample, m0, m1, ...``; keep the real rows (sample 0).
+
+    Any problem is one FarodError line naming the file, line and column: text that is not UTF-8, a
+    row of the wrong width, a value that is not a number, negative, not finite or above
+    :data:`MAX_COUNT`, the same (job, day) twice. An empty cell is a missing minute.
+    """
+    text = read_text(path, what="train CSV")
     series: dict[int, dict[int, np.ndarray]] = {}
-    with handle:
-        reader = csv.reader(handle)
+    first_line: dict[tuple[int, int], int] = {}
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""))
         header = next(reader, [])
         if tuple(header[: len(TRAIN_COLUMNS)]) != TRAIN_COLUMNS or len(header) == len(TRAIN_COLUMNS):
             raise FarodError(f"{path}:1: header must be {', '.join(TRAIN_COLUMNS)}, m0, m1, ...")
-        for number, row in enumerate(reader, start=2):
+        for row in reader:
+            number = reader.line_num
             if not row:
                 continue
             if len(row) != len(header):
                 raise FarodError(f"{path}:{number}: {len(row)} columns, the header has {len(header)}")
-            try:
-                job, day, sample = int(row[0]), int(row[2]), int(row[3])
-                counts = np.array([float(value) if value else np.nan for value in row[4:]])
-            except ValueError as exc:
-                raise FarodError(f"{path}:{number}: not a number ({exc})") from None
-            if sample == REAL_SAMPLE:
-                series.setdefault(job, {})[day] = counts
+            job, day, sample = (_index(path, number, column, row[column - 1]) for column in (1, 3, 4))
+            if sample != REAL_SAMPLE:
+                continue
+            if (job, day) in first_line:
+                raise FarodError(f"{path}:{number}: job_idx {job} day {day} is already on line {first_line[job, day]}")
+            first_line[job, day] = number
+            series.setdefault(job, {})[day] = np.array([_count(path, number, column, value)
+                                                         for column, value in enumerate(row[4:], start=5)])
+    except csv.Error as exc:
+        raise FarodError(f"{path}:{reader.line_num}: not valid CSV ({exc})") from None
     if not series:
         raise FarodError(f"{path}: no rows with sample {REAL_SAMPLE}")
     return TrainDays(series=series)
+
+
+def _index(path, line: int, column: int, text: str) -> int:
+    if not (text.strip().isascii() and text.strip().isdigit()) or len(text.strip()) > 9:
+        raise FarodError(f"{path}:{line}: column {column} ({TRAIN_COLUMNS[column - 1]}) must be an integer "
+                         f">= 0, got {text[:40]!r}")
+    return int(text)
+
+
+def _count(path, line: int, column: int, text: str) -> float:
+    """A count per minute: empty is missing (NaN); otherwise finite, >= 0 and at most MAX_COUNT."""
+    if not text.strip():
+        return np.nan
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= MAX_COUNT:  # NaN fails both comparisons
+        raise FarodError(f"{path}:{line}: column {column} must be a count in [0, {MAX_COUNT:g}] "
+                         f"(empty: missing), got {text[:40]!r}")
+    return value
 
 
 def trace_day(trace: Trace, days: TrainDays) -> int | None:
