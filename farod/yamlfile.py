@@ -50,9 +50,10 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 def parse_yaml(text: str, *, source: str):
     """Parse YAML ``text``; any problem raises FarodError naming ``source`` and, when known, the line."""
-    loader = _UniqueKeyLoader(text)
-    loader.name = source
+    loader = None
     try:
+        loader = _UniqueKeyLoader(text)  # reads the stream: a NUL or other unprintable character fails here
+        loader.name = source
         data = loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -64,7 +65,8 @@ def parse_yaml(text: str, *, source: str):
     except ValueError as exc:  # int() of a number with thousands of digits
         raise FarodError(f"{source}: a value cannot be read ({str(exc).splitlines()[0][:80]})") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     check_shape(data, source=source)
     return data
 
