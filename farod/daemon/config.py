@@ -193,7 +193,8 @@ class KubernetesConfig(Model):
         numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e9 for v in (renew, retry))
         if election.get("enabled", True) is False or not numbers:
             return data
-        return {**data, "request_timeout_s": min(5.0, max(renew - retry, 0.002) / 2)}
+        default = cls.model_fields["request_timeout_s"].default
+        return {**data, "request_timeout_s": min(default, max(renew - retry, 0.002) / 2)}
 
     @property
     def policy_configmap_name(self) -> str:
