@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import kubernetes
 import pytest
+import urllib3
 from fakekube import FakeKube
 
 from farod.errors import FarodError
@@ -36,3 +39,19 @@ def test_missing_credentials_are_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(kubernetes.config.incluster_config, "SERVICE_TOKEN_FILENAME", str(tmp_path / "no-token"))
     with pytest.raises(FarodError, match=r"^kubernetes: cannot load credentials from the in-cluster service account"):
         connect()
+
+
+def test_a_hung_call_gives_up_after_one_timeout_without_retries(tmp_path, monkeypatch):
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with FakeKube() as kube:
+        kubeconfig = tmp_path / "config"
+        kubeconfig.write_text(f"apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{{name: fake, cluster: "
+                              f"{{server: '{kube.url}'}}}}]\nusers: [{{name: u, user: {{}}}}]\n"
+                              "contexts: [{name: c, context: {cluster: fake, user: u}}]\n")
+        arrivals = []
+        release = kube.hang(lambda method, path, body: arrivals.append(time.monotonic()) or True)
+        core = kubernetes.client.CoreV1Api(connect(kubeconfig=str(kubeconfig)))
+        with pytest.raises(urllib3.exceptions.ReadTimeoutError):
+            core.read_namespaced_config_map("x", "ml", _request_timeout=0.3)
+        release.set()
+        assert len(arrivals) == 1  # urllib3's default would have sent it four times

@@ -150,3 +150,19 @@ def test_a_hung_events_call_never_delays_a_decision(kube):
     finally:
         release.set()
         in_cluster.release()
+
+
+def test_with_every_api_call_hanging_a_decision_and_a_stop_still_end(kube):
+    in_cluster = _in_cluster(kube)
+    release = kube.hang(lambda method, path, body: True)
+    try:
+        in_cluster.start(serve_http=False)
+        started = time.monotonic()
+        record = in_cluster.daemon.controller.decide("react")  # the RayService read times out: a miss
+        assert record["held"] and record["error"] == "timeout"
+        assert not in_cluster.elector.is_leader
+        in_cluster.stop()
+        assert time.monotonic() - started < 5.0  # a few 0.3 s timeouts, not the hang
+        assert not (in_cluster.watcher.alive or in_cluster.sender.alive)
+    finally:
+        release.set()

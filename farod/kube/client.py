@@ -8,7 +8,8 @@ Example::
 Inside a pod the service-account token, CA and namespace are mounted files
 (``/var/run/secrets/kubernetes.io/serviceaccount``); the client re-reads the token when it rotates.
 Outside, a kubeconfig file. Either way the token never passes through farod's config, command line,
-logs or metrics.
+logs or metrics. The client never retries on its own (urllib3 would retry a timed-out GET three
+times): every call ends within its one request timeout, and farod's loops do the retrying.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def connect(*, kubeconfig: str | None = None) -> kubernetes.client.ApiClient:
         where = ("the in-cluster service account" if in_cluster
                  else kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config (not running in a pod)")
         raise FarodError(f"kubernetes: cannot load credentials from {where}: {exc}") from None
+    configuration.retries = False
     return kubernetes.client.ApiClient(configuration)
 
 

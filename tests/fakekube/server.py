@@ -275,9 +275,11 @@ class FakeKube:
         self.stop()
 
     def api_client(self) -> kubernetes.client.ApiClient:
-        """A real client configured for this server (no credentials: it is local and plain HTTP)."""
+        """A real client configured for this server (no credentials: it is local and plain HTTP), without
+        retries of its own as :func:`farod.kube.client.connect` configures it."""
         configuration = kubernetes.client.Configuration()
         configuration.host = self.url
+        configuration.retries = False
         return kubernetes.client.ApiClient(configuration)
 
     def before(self, hook: Callable[[str, str, object], None]):
