@@ -24,6 +24,8 @@ def register(subparsers) -> None:
     actions = trace.add_subparsers(dest="action", metavar="ACTION", parser_class=type(trace))
     importer = actions.add_parser("import", help="import a public data set")
     sources = importer.add_subparsers(dest="source", metavar="SOURCE", parser_class=type(trace))
+    for parser in (trace, importer):  # an incomplete command shows its own choices
+        parser.set_defaults(handler=lambda args, parser=parser: parser.print_help() or 2)
     azure = sources.add_parser("azure-functions", help="Azure Functions 2019 invocations_per_function_md files")
     azure.add_argument("files", nargs="+", metavar="FILES", help="one file per day; the last day is the trace")
     azure.add_argument("--window", required=True, metavar="HH:MM-HH:MM", help="minutes of the day (UTC), end exclusive")
