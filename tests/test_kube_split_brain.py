@@ -141,8 +141,10 @@ def test_a_hung_lease_renewal_never_leaves_two_actuating_leaders(capsys):
     assert 0 < handover_s <= LEASE_S + RETRY_S
     last_a_write = max(write.answered for write in by_writer["farod-a"])
     first_b_write = min(write.arrived for write in by_writer["farod-b"])
+    belief_gap_s = b.terms[0] - max(end for _, end in windows["farod-a"] if end <= b.terms[0])
     with capsys.disabled():
-        print(f"\nsplit brain: longest overlap {overlap:.3f} s; handover {handover_s:.2f} s after the first hung "
+        print(f"\nsplit brain: longest overlap {overlap:.3f} s; farod-b's belief began {belief_gap_s:.2f} s after "
+              f"farod-a's ended; handover {handover_s:.2f} s after the first hung "
               f"renewal (bound {LEASE_S + RETRY_S:g} s); gap between the last write of farod-a and the first of "
               f"farod-b {first_b_write - last_a_write:.2f} s; writes {len(by_writer['farod-a'])} + "
               f"{len(by_writer['farod-b'])}")
