@@ -12,7 +12,9 @@ from daemon_support import FakeClock, ScriptedPolicy, StubSignals, wait_until
 from fakekube import FakeKube
 from kube_support import incluster_config, serve_config
 
-from farod.daemon.incluster import InCluster, parse_config_text
+from farod.actuators.base import ActuationError
+from farod.actuators.dryrun import DryRunActuator
+from farod.daemon.incluster import InCluster, LeaderGatedActuator, parse_config_text
 from farod.errors import FarodError
 
 CONFIG = incluster_config()
@@ -137,3 +139,17 @@ def test_a_quota_edit_is_applied_live_and_a_restart_only_edit_is_refused(cluster
         note = sorted(_events(kube, "PolicyRejected"), key=lambda e: int(e["metadata"]["resourceVersion"]))[-1]["note"]
         assert note.startswith(f"{field}") and "needs a restart" in note
         assert controller.decide("react")["quota"] == {"cpu": 6.0}  # nothing of a refused edit applies
+
+
+def test_other_actuators_write_only_while_the_lease_outlasts_their_timeout():
+    asked, leading = [], {"now": False}
+    inner = DryRunActuator()
+    gated = LeaderGatedActuator(inner, may_write=lambda within_s: asked.append(within_s) or leading["now"],
+                                timeout_s=5.0)
+    jobs = parse_config_text(CONFIG).jobs_by_key
+    with pytest.raises(ActuationError) as refused:
+        gated.apply({"a/m": 3}, jobs)
+    assert refused.value.reason == "not_leader" and inner.applied == {} and asked == [5.0]
+    leading["now"] = True
+    gated.apply({"a/m": 3}, jobs)
+    assert inner.applied == {"a/m": 3}
