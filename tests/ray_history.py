@@ -10,6 +10,7 @@ was written, so a test can compare an export against them exactly.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,8 @@ class History:
     count: Callable[[int, int], int]  # (job index, minute) -> requests in that minute
     replicas: Callable[[int, int], int]
     processing_ms: Callable[[int, int], float] | None = None
+    latency_ms: Callable[[int, int], float] | None = None  # every HTTP request of the minute takes this long
+    buckets: tuple[float, ...] = (100.0, 250.0, 500.0, 1000.0, 2500.0)  # the HTTP histogram's le bounds
     handles: int = 1
     samples_per_minute: int = 4
     resets: frozenset = frozenset()  # (job index, minute): the counter restarts from 0 as the minute starts
@@ -37,6 +40,10 @@ class History:
                 self._counter(out, "ray_serve_deployment_processing_latency_ms_count", self._requests, typed=False)
                 self._counter(out, "ray_serve_deployment_processing_latency_ms_sum",
                               lambda k, m: self._requests(k, m) * self.processing_ms(k, m), typed=False)  # fmt: skip
+            if self.latency_ms is not None:
+                name = "ray_serve_http_request_latency_ms_bucket"
+                variants = [(f'le="{bound:g}"', self._below(bound)) for bound in self.buckets]
+                self._counter(out, name, None, typed=False, variants=variants + [('le="+Inf"', self._requests)])
             self._replicas(out)
             out.write("# EOF\n")
         tsdb = workdir / "tsdb"
@@ -47,13 +54,19 @@ class History:
     def _requests(self, k: int, minute: int) -> float:
         return float(self.count(k, minute))
 
-    def _counter(self, out, name: str, per_minute: Callable[[int, int], float], *, typed: bool = True) -> None:
+    def _below(self, bound: float) -> Callable[[int, int], float]:
+        return lambda k, minute: self._requests(k, minute) if self.latency_ms(k, minute) <= bound else 0.0
+
+    def _counter(self, out, name: str, per_minute: Callable[[int, int], float] | None, *, typed: bool = True,
+                 variants: list | None = None) -> None:  # fmt: skip
+        """A counter per job and handle (and per extra label of ``variants``, each with its own counts)."""
         out.write(f"# TYPE {name} {'counter' if typed else 'unknown'}\n")
         sample_name = f"{name}_total" if typed else name
         step = 60 / self.samples_per_minute
         for k, (application, deployment) in enumerate(self.jobs):
-            for handle in range(self.handles):
+            for (extra, per_minute), handle in itertools.product(variants or [("", per_minute)], range(self.handles)):
                 labels = f'application="{application}",deployment="{deployment}",handle="h{handle}"'
+                labels += f",{extra}" if extra else ""
                 total = 0.0
                 for span in self.minutes:
                     for minute in span:

@@ -41,9 +41,13 @@ def processing_ms(k: int, minute: int) -> float:
     return 100.0 + 10 * k + (minute // 60) % 5 * 7
 
 
+def latency_ms(k: int, minute: int) -> float:
+    return [90.0, 300.0, 700.0, 2000.0][minute // 60 % 4]
+
+
 HISTORY = History(
     jobs=[("a", "m"), ("b", "m"), ("c", "m")], start=D0, minutes=[range(d * DAY + 480, d * DAY + 780) for d in range(5)],
-    count=count, replicas=replicas, processing_ms=processing_ms, handles=2,
+    count=count, replicas=replicas, processing_ms=processing_ms, latency_ms=latency_ms, handles=2,
     resets=frozenset({(0, 4 * DAY + 600), (1, 3 * DAY + 700)}), gaps=frozenset((2, m) for m in GAP),
 )  # fmt: skip
 UNCOUNTED = set(range(GAP.start, GAP.stop + 1))  # a minute counts when it and the one before were sampled
@@ -101,7 +105,13 @@ def test_export_gives_back_the_written_counts_and_names_the_gaps(prometheus, tmp
     np.testing.assert_array_equal(trace.replicas[2, sampled], written_replicas[2, sampled])
     assert np.isnan(trace.replicas[2, ~sampled]).all()
     np.testing.assert_allclose(trace.processing_ms[0], [processing_ms(0, m) for m in WINDOW], rtol=1e-9)
-    assert trace.p99_ms is None  # no HTTP latency histogram was written
+    bounds = np.array((0, *HISTORY.buckets))
+    for k in range(3):  # all of a minute's requests in one bucket: Prometheus puts p99 at 99 % of its width
+        recorded = ~np.isnan(trace.p99_ms[k])
+        np.testing.assert_array_equal(recorded, sampled if k == 2 else np.ones(len(WINDOW), dtype=bool))
+        bucket = np.searchsorted(bounds, [latency_ms(k, m) for m in WINDOW])
+        expected_p99 = bounds[bucket - 1] + 0.99 * (bounds[bucket] - bounds[bucket - 1])
+        np.testing.assert_allclose(trace.p99_ms[k][recorded], expected_p99[recorded], rtol=1e-9)
     first, last = min(UNCOUNTED), max(UNCOUNTED)
     assert f"gaps: c/m: 8 of 180 minutes missing, filled: {iso(first)} to {iso(last + 1)} (8 min)" in err
     assert "gaps: a/m" not in err and "gaps: 8 job-minutes missing in all" in err
