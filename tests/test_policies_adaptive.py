@@ -159,3 +159,15 @@ def test_a_policy_told_the_wrong_service_time_plans_like_one_told_the_truth_afte
             policy.react(observe(t, quota=6, a=reading(processing_time_ms=150.0, replicas=4),
                                  b=reading(processing_time_ms=150.0, replicas=2)))
         assert policy.plan(observe(300, quota=6, **seen)).replicas == truth
+
+
+def test_a_learned_latency_factor_makes_plans_more_careful():
+    seen = dict(a=reading(history=flat(20), replicas=2), b=reading(history=flat(10), replicas=2))
+    plain = faro(quota=30, forecaster="last", service_time_ms=150.0, headroom_quantiles="")
+    careful = faro(quota=30, forecaster="last", service_time_ms=150.0, headroom_quantiles="", latency_calibration_rate=0.2)
+    for t in range(0, 300, 10):  # the model predicts ~150 ms at this load; 450 ms are measured
+        slow = dict(request_rate=10.0, processing_time_ms=150.0, p99_latency_ms=450.0, replicas=10)
+        for policy in (plain, careful):
+            policy.react(observe(t, quota=30, a=reading(**slow), b=reading(**slow)))
+    base, more = (policy.plan(observe(300, quota=30, **seen)).replicas for policy in (plain, careful))
+    assert all(more[key] >= base[key] for key in base) and sum(more.values()) > sum(base.values())
