@@ -87,14 +87,16 @@ class FaroParams(ForecastParams):
     max_rho: float = 0.95  # utilization cap of the latency model
     # "quantile": size the first solve for ``quantile``; "expected": maximize the expected utility over
     # ``expected_levels`` (each level weighs the probability between the midpoints to its neighbours).
-    mode: str = "quantile"
+    # (Defaults chosen by simulation on two days of traffic, see README.)
+    mode: str = "expected"
     expected_levels: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
     # Early replanning (farod.policies.replan): replan when a job's request rate stays outside its
     # forecast band (quantiles ``replan_band``) for ``replan_after_s``; 0 turns it off.
-    replan_after_s: float = 0.0
+    replan_after_s: float = 30.0
     replan_band: tuple[float, ...] = (0.05, 0.95)
     replan_min_interval_s: float = 120.0  # no early replan sooner than this after any plan
-    change_cost: float = 0.0  # utility a plan gives up per replica it moves (hysteresis on moves)
+    replan_below: bool = False  # also replan when load stays below the band (not only above)
+    change_cost: float = 0.005  # utility a plan gives up per replica it moves (hysteresis on moves)
     # Online calibration (farod.policies.calibration): learning rates per reading, 0 turns each off.
     service_calibration_rate: float = 0.0  # service time <- measured processing time
     latency_calibration_rate: float = 0.0  # latency factor <- measured p99 / predicted
@@ -129,6 +131,11 @@ class FaroParams(ForecastParams):
 class OracleParams(FaroParams):
     # "sum": the objective the comparison's metrics add up (see the module docstring for fairsum's).
     objective: str = "sum"
+    # The reference limit keeps the planner it was measured with: one quantile plus headroom, no early
+    # replans (its band is the true counts' Poisson noise), no change cost.
+    mode: str = "quantile"
+    replan_after_s: float = 0.0
+    change_cost: float = 0.0
 
     def __post_init__(self):
         super().__post_init__()
@@ -156,7 +163,7 @@ class Faro(Predictive):
         self.name = name or f"faro-{objective}"
         self._watch = None if not params.replan_after_s else BandWatch(
             after_s=params.replan_after_s, min_interval_s=params.replan_min_interval_s,
-            tick_s=params.tick_interval_s, step_s=params.step_s)
+            tick_s=params.tick_interval_s, step_s=params.step_s, below=params.replan_below)
         self._shifts: dict[str, float] = {}  # level shifts of the jobs an early replan is for
         self._calibration = Calibration(
             {key: job.service_time_ms for key, job in self.jobs.items()},

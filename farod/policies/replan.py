@@ -22,6 +22,8 @@ replan within ``min_interval_s`` of the last plan, and a departure must persist 
 Each reported job comes with its *level shift*, the observed rate over the forecast's middle for the
 current step (bounded to ``[1/MAX_SHIFT, MAX_SHIFT]``): the history only holds completed minutes, so
 the replan scales that job's forecast by it instead of waiting for the forecaster to see the jump.
+With ``below=False`` only load above the band counts: a job below its band misses no SLO, and its
+spare replicas are redistributed at the next plan anyway.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ class Band:
 
 
 class BandWatch:
-    def __init__(self, *, after_s: float, min_interval_s: float, tick_s: float, step_s: float):
+    def __init__(self, *, after_s: float, min_interval_s: float, tick_s: float, step_s: float, below: bool = True):
+        self.below = below  # whether load below the band counts as leaving it
         self.after_s = float(after_s)
         self.min_interval_s = float(min_interval_s)
         self.tick_s = float(tick_s)
@@ -77,7 +80,7 @@ class BandWatch:
             rate = None if reading is None or reading.stale else reading.request_rate
             direction = 0
             if rate is not None and math.isfinite(rate):
-                direction = 1 if rate > band.high[step] else -1 if rate < band.low[step] else 0
+                direction = 1 if rate > band.high[step] else -1 if self.below and rate < band.low[step] else 0
             if self._held.update(key, direction, now=observation.now):
                 self._departed[key] = direction
             if self._departed.get(key, 0) != direction:  # back in the band, or the other way now
