@@ -99,8 +99,8 @@ def test_a_job_that_leaves_its_band_gets_replicas_before_the_next_plan():
     assert all(tick(t, 30.0).kind == "react" for t in range(450, 600, 10))
 
 
-def test_early_replanning_is_off_by_default():
-    policy = faro(quota=12)
+def test_early_replanning_turned_off_never_replans():
+    policy = faro(quota=12, replan_after_s=0)
     history = noisy(10, 5)
     policy.plan(observe(300, quota=12, a=reading(history=history, replicas=3), b=reading(history=history, replicas=3)))
     kinds = {policy.react(observe(t, quota=12, a=reading(history=history, request_rate=40.0, replicas=3),
@@ -149,11 +149,12 @@ def test_latency_factor_learns_what_the_model_misses_and_skips_thin_readings():
 
 def test_a_policy_told_the_wrong_service_time_plans_like_one_told_the_truth_after_calibrating():
     seen = dict(a=reading(history=flat(20), replicas=4), b=reading(history=flat(10), replicas=4))
-    truth = faro(quota=6, forecaster="last", service_time_ms=150.0).plan(observe(300, quota=6, **seen)).replicas
+    plan = dict(quota=6, forecaster="last", mode="quantile", change_cost=0)
+    truth = faro(service_time_ms=150.0, **plan).plan(observe(300, quota=6, **seen)).replicas
     assert truth == {"a/m": 4, "b/m": 2}
     for told in (120.0, 180.0):
-        policy = faro(quota=6, forecaster="last", service_time_ms=told, service_calibration_rate=0.1)
-        uncalibrated = faro(quota=6, forecaster="last", service_time_ms=told).plan(observe(300, quota=6, **seen)).replicas
+        policy = faro(service_time_ms=told, service_calibration_rate=0.1, **plan)
+        uncalibrated = faro(service_time_ms=told, **plan).plan(observe(300, quota=6, **seen)).replicas
         assert uncalibrated != truth
         for t in range(0, 300, 10):
             policy.react(observe(t, quota=6, a=reading(processing_time_ms=150.0, replicas=4),

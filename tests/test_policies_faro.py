@@ -41,13 +41,13 @@ def test_faro_holds_a_stale_job_and_reserves_its_replicas():
 
 def test_spare_quota_raises_the_quantile_only_while_quota_is_idle():
     light = dict(a=reading(history=flat(12), replicas=2), b=reading(history=flat(12), replicas=2))
-    roomy = faro(quota=32).plan(observe(300, quota=32, **light))
-    plain = faro(quota=32, headroom_quantiles="").plan(observe(300, quota=32, **light))
+    roomy = faro(quota=32, mode="quantile").plan(observe(300, quota=32, **light))
+    plain = faro(quota=32, mode="quantile", headroom_quantiles="").plan(observe(300, quota=32, **light))
     assert roomy.reason.endswith("quantile 0.99") and plain.reason.endswith("quantile 0.7")
     assert all(roomy.replicas[key] >= plain.replicas[key] for key in plain.replicas)
     assert sum(roomy.replicas.values()) > sum(plain.replicas.values())
     busy = dict(a=reading(history=flat(40), replicas=4), b=reading(history=flat(40), replicas=4))
-    tight = faro(quota=8).plan(observe(300, quota=8, **busy))
+    tight = faro(quota=8, mode="quantile").plan(observe(300, quota=8, **busy))
     assert tight.reason.endswith("quantile 0.7") and sum(tight.replicas.values()) == 8
 
 
