@@ -230,7 +230,7 @@ def text(*, pattern_check=None, optional: bool = False, max_length: int = 253, s
         return value
 
     json_schema = {"type": ["string", "null"] if optional else "string", "minLength": 1, "maxLength": max_length,
-                   **(schema or {})}
+                   "pattern": "^[^\\x00-\\x1f\\x7f]+$", **(schema or {})}
     return Annotated[str | None if optional else str, PlainValidator(check), WithJsonSchema(json_schema)]
 
 

@@ -56,6 +56,10 @@ def _served_name(value: str) -> str | None:
     return "must be 1-63 of A-Z a-z 0-9 . _ - starting with a letter or digit, without '..'"
 
 
+ServedName = text(pattern_check=_served_name, max_length=63,
+                  schema={"pattern": f"^{_NAME.pattern}$", "not": {"pattern": "[.][.]"}})
+
+
 def _http_url(value: str) -> str | None:
     if not value.startswith(("http://", "https://")):
         return "must start with http:// or https://"
@@ -216,8 +220,8 @@ class KubernetesConfig(Model):
 class JobConfig(Model):
     """One served model, as the config file gives it (becomes a :class:`~farod.jobs.JobSpec`)."""
 
-    application: text(pattern_check=_served_name, max_length=63)
-    deployment: text(pattern_check=_served_name, max_length=63)
+    application: ServedName
+    deployment: ServedName
     slo_ms: number(gt=0, le=HOUR_MS)
     service_time_ms: number(gt=0, le=HOUR_MS, optional=True) = None  # None: learned from the processing time
     min_replicas: integer(ge=0, le=MAX_REPLICAS) = 1
@@ -256,6 +260,11 @@ class QuotaConfig(Model):
 
 
 _Quota = amounts(gt=0, le=1e6)
+
+
+def quota_amount_schema() -> dict:
+    """The JSON schema of one static quota amount (for the chart)."""
+    return _QuotaAmounts.model_json_schema()["properties"]["quota"]["additionalProperties"]
 
 
 class Config(Model):
