@@ -29,12 +29,13 @@ def observe(now: float, quota: float = 32, **readings: JobObservation) -> Observ
     return Observation(now=float(now), quota={"cpu": quota}, jobs={f"{app}/m": r for app, r in readings.items()})
 
 
-def ticks(policy, read, *, until: float, start: float = 0.0, step: float = 10.0) -> dict[float, dict[str, int]]:
+def ticks(policy, read, *, until: float, start: float = 0.0, step: float = 10.0,
+          quota: float = 32) -> dict[float, dict[str, int]]:
     """Drive ``policy.react`` on a fake clock; ``read(t)`` gives the readings. Returns non-empty decisions."""
     decisions = {}
     t = start
     while t <= until:
-        wanted = policy.react(observe(t, **read(t))).replicas
+        wanted = policy.react(observe(t, quota, **read(t))).replicas
         if wanted:
             decisions[t] = dict(wanted)
         t += step

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from farod.actuators.guard import fit_quota, limit_steps, ordered_changes, quota_used
+from farod.actuators.base import ordered_changes
+from farod.policies.guards import fit_quota, limit_steps, quota_used
 from farod.jobs import JobSpec
 
 JOBS = {key: JobSpec(application=key, deployment="m", slo_ms=500, min_replicas=1) for key in ("a", "b", "c")}

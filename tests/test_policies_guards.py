@@ -6,8 +6,8 @@ from policy_fakes import observe, reading, specs
 
 from farod.errors import FarodError
 from farod.policies import NAMES, Recording, create
-from farod.policies.base import Decision, Policy
-from farod.policies.guards import Guarded, StepLimits
+from farod.policies.base import Decision, Observation, Policy
+from farod.policies.guards import ClusterLimits, Guarded, StepLimits, guard
 
 
 class _Asks(Policy):
@@ -105,4 +105,44 @@ def test_fairshare_splits_the_quota_evenly():
 def test_fairshare_respects_every_resource_of_the_quota():
     jobs = specs("a", "b", resources={"cpu": 2, "gpu": 1})
     policy = create("fairshare", jobs=jobs, quota={"cpu": 32, "gpu": 3})
-    assert policy.react(observe(0, a=reading(replicas=1), b=reading(replicas=1))).replicas == {"a/m": 1, "b/m": 1}
+    seen = {"a/m": reading(replicas=1), "b/m": reading(replicas=1)}
+    assert policy.react(Observation(now=0, jobs=seen, quota={"cpu": 32, "gpu": 3})).replicas == {"a/m": 1, "b/m": 1}
+
+
+def test_quota_based_policies_follow_the_observed_quota_not_the_one_they_were_built_with():
+    jobs = specs("a", "b")
+    hot = {"a/m": reading(replicas=1, running_replicas=1, ongoing_requests=1e6, mean_latency_ms=1e9),
+           "b/m": reading(replicas=1, running_replicas=1, ongoing_requests=1e6, mean_latency_ms=1e9)}
+    shrunk = Observation(now=0, jobs=hot, quota={"cpu": 6})
+    assert create("fairshare", jobs=jobs, quota={"cpu": 32}).react(shrunk).replicas == {"a/m": 3, "b/m": 3}
+    ray = create("rayserve", jobs=jobs, quota={"cpu": 32}, params={"upscale_delay_s": 0})
+    assert ray.react(shrunk).replicas == {"a/m": 6, "b/m": 6}  # max_replicas = what the quota holds
+    oneshot = create("oneshot", jobs=jobs, quota={"cpu": 32}, params={"upscale_delay_s": 0})
+    assert oneshot.react(shrunk).replicas == {"a/m": 6, "b/m": 6}
+
+
+def test_the_pipeline_holds_stale_jobs_then_bounds_then_limits_steps_then_fits_the_quota():
+    jobs = specs("a", "b", "c", "d", max_replicas=6)
+    seen = {"a/m": reading(replicas=4, stale=True), "b/m": reading(replicas=2), "c/m": reading(replicas=2),
+            "d/m": reading(replicas=5)}
+    previous = {"a/m": 5, "b/m": 2, "c/m": 2, "d/m": 5}
+    asked = {"a/m": 1, "b/m": 9, "c/m": 3, "zzz/m": 4}  # d/m not asked: keeps 5; zzz/m unknown: dropped
+
+    def run(quota, **limits):
+        observation = Observation(now=0, jobs=seen, quota={"cpu": quota})
+        return guard(asked, observation=observation, jobs=jobs, previous=previous, **limits)
+
+    # stale a/m keeps max(5, 4); b/m 9 -> max 6 -> +3 per job -> 5
+    assert run(100, job_limits=StepLimits(max_scale_up=3)) == {"a/m": 5, "b/m": 5, "c/m": 3, "d/m": 5}
+    # 4 added over the cluster, round robin: a 4->5, b 2->3, c 2->3, b 3->4
+    limits = {"job_limits": StepLimits(max_scale_up=3), "cluster_limits": ClusterLimits(max_added=4)}
+    assert run(100, **limits) == {"a/m": 5, "b/m": 4, "c/m": 3, "d/m": 5}
+    # 17 replicas in 14 CPUs: upscales shrink, the largest first, never below what runs
+    assert run(14, **limits) == {"a/m": 5, "b/m": 2, "c/m": 2, "d/m": 5}
+
+
+def test_a_guarded_policy_asks_what_the_pipeline_lets_through_short_of_the_quota_fit():
+    jobs = specs("a", "b", max_replicas=6)
+    policy = Guarded(_Asks(jobs, {"a/m": 9, "b/m": 0}), limits=StepLimits(max_scale_down=1))
+    observation = Observation(now=0, jobs={"a/m": reading(replicas=2), "b/m": reading(replicas=3)}, quota={"cpu": 4})
+    assert policy.react(observation).replicas == {"a/m": 6, "b/m": 2}  # over the quota: the cluster grants

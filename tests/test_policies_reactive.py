@@ -149,7 +149,8 @@ def test_rayserve_downscale_waits_600s_and_a_reversal_restarts_the_delay():
 
 def test_rayserve_caps_at_the_quota_and_holds_without_running_replicas():
     policy = _ray()
-    assert ticks(policy, lambda t: {"a": reading(ongoing_requests=100.0, replicas=4)}, until=20) == {20.0: {"a/m": 8}}
+    assert ticks(policy, lambda t: {"a": reading(ongoing_requests=100.0, replicas=4)}, until=20,
+                 quota=8) == {20.0: {"a/m": 8}}
     def starting(t):
         return {"a": reading(ongoing_requests=50.0, replicas=4, running_replicas=0)}
 

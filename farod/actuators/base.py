@@ -3,8 +3,12 @@
 Every actuator (Ray Serve REST, KubeRay RayService, dry-run) implements :class:`Actuator`. ``apply``
 is idempotent -- the daemon re-asserts its targets every tick -- and either applies the whole
 allocation or raises :class:`ActuationError` having changed nothing it cannot stand behind (no
-half-applied decision). The quota guard (:mod:`farod.actuators.guard`) sits in front of every
-actuator, so whatever a policy returns, what reaches the cluster fits the quota, downscales first.
+half-applied decision). The guard pipeline (:mod:`farod.policies.guards`) sits in front of every
+actuator, so whatever a policy returns, what reaches the cluster fits the quota; actuators apply it
+in :func:`ordered_changes` order, downscales first, so even the intermediate states of one decision fit.
+
+    >>> ordered_changes({"a/m": 4, "b/m": 1}, current={"a/m": 2, "b/m": 3})
+    [('b/m', 1), ('a/m', 4)]
 """
 
 from __future__ import annotations
@@ -43,3 +47,12 @@ class Actuator(abc.ABC):
     @abc.abstractmethod
     def apply(self, targets: Mapping[str, int], jobs: Mapping[str, JobSpec]) -> None:
         """Ask the cluster for ``targets`` (job key -> replicas), all or nothing."""
+
+
+def ordered_changes(targets: Mapping[str, int], *, current: Mapping[str, int]) -> list[tuple[str, int]]:
+    """``targets`` as an apply order: downscales, then upscales, then re-asserted unchanged targets."""
+    def rank(key: str) -> int:
+        change = targets[key] - current.get(key, targets[key])
+        return 0 if change < 0 else 1 if change > 0 else 2
+
+    return sorted(targets.items(), key=lambda item: (rank(item[0]), item[0]))

@@ -39,8 +39,7 @@ from typing import Any
 
 import requests
 
-from farod.actuators.base import ActuationError, Actuator, DeploymentState
-from farod.actuators.guard import ordered_changes
+from farod.actuators.base import ActuationError, Actuator, DeploymentState, ordered_changes
 from farod.credentials import api_session, failure_reason, redactor, split_query
 from farod.errors import FarodError
 from farod.jobs import JobSpec

@@ -23,7 +23,8 @@ runs on a fake clock in tests:
 - **leader**: ``is_leader()`` is asked before every actuation; a follower decides and exports like a
   dry run, so a fail-over starts from warm forecasters;
 - **quota**: ``quota()`` is called at every decision (a Kubernetes ResourceQuota may change) and the
-  guards of :mod:`farod.actuators.guard` make the applied allocation fit it;
+  guard pipeline of :mod:`farod.policies.guards` (stale hold, bounds, step limits, quota fit) makes
+  the applied allocation fit it;
 - **policy swap**: :meth:`swap_policy` (a validated config reload) takes effect at the next decision.
 
 Each decision is one structured log line (``event="decision"``) carrying what it was decided from --
@@ -44,13 +45,13 @@ import numpy as np
 import structlog
 
 from farod.actuators.base import ActuationError, Actuator, DeploymentState
-from farod.actuators.guard import fit_quota, limit_steps, quota_used
 from farod.daemon.config import SafetyConfig
 from farod.daemon.history import ArrivalHistory
 from farod.daemon.metrics import DaemonMetrics
 from farod.errors import FarodError
 from farod.jobs import JobSpec
 from farod.policies.base import Decision, JobObservation, Observation, Policy
+from farod.policies.guards import ClusterLimits, guard, quota_used
 from farod.signals.prometheus import SIGNALS, JobSignals, PrometheusSignals, PrometheusUnavailable
 
 LOGGED_HISTORY_STEPS = 120  # history steps a plan's log line carries (the forecasters' recent context)
@@ -154,11 +155,11 @@ class Controller:
         self._retry_at = -np.inf
         observation = self._observation(now, quota, state, signals)
         decision = self._ask_policy(kind, observation)
-        current = {key: reading.target_replicas for key, reading in state.items()}
-        targets = self._targets(decision, observation, current)
-        targets = limit_steps(targets, current=current, max_added=self.safety.max_replicas_added,
-                              max_removed=self.safety.max_replicas_removed)
-        targets = fit_quota(targets, current=current, jobs=self.jobs, quota=quota)
+        # Every job the cluster has: the policy's ask, else what farod asked before, else what runs.
+        previous = {key: self._desired.get(key, reading.target_replicas) for key, reading in state.items()}
+        limits = ClusterLimits(max_added=self.safety.max_replicas_added, max_removed=self.safety.max_replicas_removed)
+        targets = guard(decision.replicas, observation=observation, jobs=self.jobs, previous=previous,
+                        cluster_limits=limits)
         leader = bool(self.is_leader())
         record.update(quota=quota, leader=leader, reason=decision.reason, objective=decision.objective,
                       jobs=self._job_records(kind, observation, state, signals, decision, targets))
@@ -203,20 +204,6 @@ class Controller:
                 stale=reading.stale or cluster is None,
             )
         return Observation(now=now, jobs=jobs, quota=quota, window_s=self.window_s)
-
-    def _targets(self, decision: Decision, observation: Observation, current: Mapping[str, int]) -> dict[str, int]:
-        """Every job the cluster has: the policy's ask, else what farod asked before, else what runs.
-
-        A stale job never goes below what the cluster runs now; a job the cluster lacks is left out.
-        """
-        targets = {}
-        for key, replicas in current.items():
-            held = self._desired.get(key, replicas)
-            if observation.jobs[key].stale:
-                targets[key] = max(held, replicas)
-            else:
-                targets[key] = int(decision.replicas.get(key, held))
-        return targets
 
     def _miss(self, record: dict, *, now: float, reason: str, error: str) -> dict:
         """The cluster or Prometheus could not be read: hold everything, back off, count towards unready."""
@@ -280,9 +267,7 @@ class Controller:
                 "asked": decision.replicas.get(key),
                 "target": targets.get(key),
             }
-            service_time = getattr(_inner(self._policy), "service_time_ms", None)
-            if callable(service_time):
-                entry["service_time_ms_used"] = service_time(key)
+            entry["service_time_ms_used"] = self._policy.service_time_ms(key)
             if plan is not None:
                 entry["plan"] = {"forecast_rps": {f"{q:g}": list(v) for q, v in plan.forecast_rps.items()},
                                  "predicted_latency_ms": list(plan.predicted_latency_ms),
@@ -302,18 +287,6 @@ class Controller:
                 self.log.warning("listener_failed", error=repr(exc)[:300])
 
 
-def policy_params(policy: Policy) -> Any:
-    """The parameters dataclass of a registry policy (behind its guards), or None."""
-    params = getattr(_inner(policy), "params", None)
-    return params if dataclasses.is_dataclass(params) else None
-
-
 def _params_of(policy: Policy) -> dict:
     """The policy's parameters (latency percentile, utilization cap, quantiles...), for the replay."""
-    params = policy_params(policy)
-    return dataclasses.asdict(params) if params is not None else {}
-
-
-def _inner(policy: Policy) -> Policy:
-    """The policy a :class:`farod.policies.guards.Guarded` wraps (or the policy itself)."""
-    return getattr(policy, "inner", policy)
+    return dataclasses.asdict(policy.params) if dataclasses.is_dataclass(policy.params) else {}

@@ -37,7 +37,6 @@ import kubernetes
 from prometheus_client import Gauge
 
 from farod.actuators.base import ActuationError, Actuator
-from farod.actuators.guard import quota_used
 from farod.actuators.rayservice import RayServiceActuator
 from farod.daemon.config import Config, parse_config
 from farod.daemon.runner import Daemon, build_actuator
@@ -46,6 +45,7 @@ from farod.kube.events import EventRecorder, EventSender, ScalingEvents, rayserv
 from farod.kube.leader import LeaderElector
 from farod.kube.policy_watch import PolicyWatcher
 from farod.kube.quota import read_resource_quota
+from farod.policies.guards import quota_used
 from farod.yamlfile import parse_yaml
 
 # KubeRay labels every Ray pod (head and workers) ray.io/is-ray-node=yes; its RayCluster name (and so

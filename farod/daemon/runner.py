@@ -55,7 +55,7 @@ from farod.actuators.base import Actuator
 from farod.actuators.dryrun import DryRunActuator
 from farod.actuators.rayserve import RayServeActuator
 from farod.daemon.config import Config
-from farod.daemon.controller import Controller, policy_params
+from farod.daemon.controller import Controller
 from farod.daemon.history import ArrivalHistory
 from farod.daemon.metrics import DaemonMetrics
 from farod.daemon.server import start_server
@@ -273,4 +273,4 @@ class Daemon:
 
 def _history_step_s(policy: Policy) -> float:
     """The history's resolution is the policy's forecast step (one minute unless it says otherwise)."""
-    return float(getattr(policy_params(policy), "step_s", 60.0))
+    return float(getattr(policy.params, "step_s", 60.0))

@@ -140,12 +140,19 @@ def create(
     return Guarded(policy, limits=limits)
 
 
-def parameter_names(name: str) -> frozenset[str]:
-    """Every parameter policy ``name`` accepts (its own and the guard limits); empty for an unknown name."""
+def params_class(name: str) -> type:
+    """The parameters dataclass of policy ``name`` (the guard limits are :class:`StepLimits`)."""
     entry = _REGISTRY.get(name)
     if entry is None:
+        raise FarodError(f"unknown policy {name!r} (known: {', '.join(NAMES)})")
+    return entry.params_class
+
+
+def parameter_names(name: str) -> frozenset[str]:
+    """Every parameter policy ``name`` accepts (its own and the guard limits); empty for an unknown name."""
+    if name not in _REGISTRY:
         return frozenset()
-    return frozenset(field.name for field in dataclasses.fields(entry.params_class)) | _GUARD_PARAMS
+    return frozenset(field.name for field in dataclasses.fields(params_class(name))) | _GUARD_PARAMS
 
 
 def _check_future(name: str, jobs: Mapping[str, JobSpec], future: Mapping[str, np.ndarray] | None) -> None:
@@ -156,4 +163,4 @@ def _check_future(name: str, jobs: Mapping[str, JobSpec], future: Mapping[str, n
         raise FarodError(f"policy {name}: future: no arrivals for job {missing[0]!r}")
 
 
-__all__ = ["LIVE_NAMES", "NAMES", "Recording", "create", "parameter_names"]
+__all__ = ["LIVE_NAMES", "NAMES", "Recording", "create", "parameter_names", "params_class"]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -91,9 +91,14 @@ class Policy(abc.ABC):
     name: ClassVar[str]
     tick_interval_s: float = 10.0
     plan_interval_s: float | None = None
+    params: Any = None  # the policy's parameters dataclass (the decision log records it), if it has one
 
     def __init__(self, *, jobs: Mapping[str, JobSpec]):
         self.jobs = dict(jobs)
+
+    def service_time_ms(self, key: str) -> float | None:
+        """The service time the policy plans job ``key`` with (learned, calibrated or from its spec)."""
+        return self.jobs[key].service_time_ms
 
     def plan(self, observation: Observation) -> Decision:
         """The predictive decision; reactive-only policies hold."""

@@ -39,8 +39,8 @@ class FairShare(Configured):
 
     def __init__(self, *, jobs: Mapping[str, JobSpec], quota: Mapping[str, float], params: FairShareParams):
         super().__init__(jobs=jobs, params=params)
-        share = {resource: amount / max(len(self.jobs), 1) for resource, amount in quota.items()}
-        self.replicas = {key: fitting_replicas(job, share) for key, job in self.jobs.items()}
 
     def react(self, observation: Observation) -> Decision:
-        return Decision(replicas=dict(self.replicas), kind="react", reason="static fair share")
+        share = {resource: amount / max(len(self.jobs), 1) for resource, amount in observation.quota.items()}
+        replicas = {key: fitting_replicas(job, share) for key, job in self.jobs.items()}
+        return Decision(replicas=replicas, kind="react", reason="static fair share")

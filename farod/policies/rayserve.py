@@ -70,8 +70,6 @@ class RayServe(Configured):
         self._delay = Hysteresis(
             up_s=params.upscale_delay_s, down_s=params.downscale_delay_s, tick_s=params.tick_interval_s
         )
-        # max_replicas = the quota: as many replicas as the whole quota holds for this job alone.
-        self._max_replicas = {key: fitting_replicas(job, quota) for key, job in self.jobs.items()}
 
     def react(self, observation: Observation) -> Decision:
         wanted = {}
@@ -81,7 +79,8 @@ class RayServe(Configured):
             desired = self._desired(reading)
             direction = (desired > reading.replicas) - (desired < reading.replicas)
             if self._delay.update(key, direction, now=observation.now):
-                wanted[key] = min(desired, self._max_replicas[key])
+                # max_replicas = the quota: as many replicas as the whole quota holds for this job alone.
+                wanted[key] = min(desired, fitting_replicas(self.jobs[key], observation.quota))
         return Decision(replicas=wanted, kind="react")
 
     def _desired(self, reading: JobObservation) -> int:

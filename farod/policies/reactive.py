@@ -66,17 +66,17 @@ class _LatencyThreshold(Configured):
                 continue
             direction = latency_direction(reading, self.jobs[key].slo_ms)
             if self._window.update(key, direction, now=observation.now):
-                wanted[key] = self._step(key, reading, direction)
+                wanted[key] = self._step(key, reading, direction, observation.quota)
         return Decision(replicas=wanted, kind="react")
 
-    def _step(self, key: str, reading: JobObservation, direction: int) -> int:
+    def _step(self, key: str, reading: JobObservation, direction: int, quota: Mapping[str, float]) -> int:
         raise NotImplementedError
 
 
 class Aiad(_LatencyThreshold):
     name = "aiad"
 
-    def _step(self, key: str, reading: JobObservation, direction: int) -> int:
+    def _step(self, key: str, reading: JobObservation, direction: int, quota: Mapping[str, float]) -> int:
         if direction > 0:  # one more than it *has*: a replica still starting or pending is already asked for
             return max(reading.replicas, reading.running_replicas + 1)
         return reading.replicas - 1
@@ -85,12 +85,9 @@ class Aiad(_LatencyThreshold):
 class Oneshot(_LatencyThreshold):
     name = "oneshot"
 
-    def __init__(self, *, jobs: Mapping[str, JobSpec], quota: Mapping[str, float], params: ThresholdParams):
-        super().__init__(jobs=jobs, quota=quota, params=params)
-        # Rejected requests make the latency infinite: then ask for all the quota holds, as HPA asks its max.
-        self._most = {key: fitting_replicas(job, quota) for key, job in self.jobs.items()}
-
-    def _step(self, key: str, reading: JobObservation, direction: int) -> int:
-        # An idle job has no latency: it needs nothing (the guards keep its minimum).
+    def _step(self, key: str, reading: JobObservation, direction: int, quota: Mapping[str, float]) -> int:
+        # An idle job has no latency: it needs nothing (the guards keep its minimum). Rejected requests
+        # make the latency infinite: then ask for all the quota holds, as HPA asks its max.
+        most = fitting_replicas(self.jobs[key], quota)
         wanted = reading.replicas * (reading.mean_latency_ms or 0.0) / self.jobs[key].slo_ms
-        return min(math.ceil(wanted), self._most[key]) if math.isfinite(wanted) else self._most[key]
+        return min(math.ceil(wanted), most) if math.isfinite(wanted) else most
