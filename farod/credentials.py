@@ -54,6 +54,9 @@ def read_token(path: str) -> str:
         raise FarodError(f"bearer token file {path}: {getattr(exc, 'strerror', None) or 'not UTF-8 text'}") from None
     if not token:
         raise FarodError(f"bearer token file {path}: empty")
+    if not token.isprintable() or any(char.isspace() for char in token):
+        # An HTTP library would refuse the header and quote it, token included, in its error.
+        raise FarodError(f"bearer token file {path}: whitespace or control characters inside the token")
     return token
 
 
@@ -168,7 +171,7 @@ def split_query(url: str) -> tuple[str, dict[str, str]]:
     return base.rstrip("/"), dict(urllib.parse.parse_qsl(query))
 
 
-def failure_reason(exc: requests.RequestException) -> str:
+def failure_reason(exc: OSError) -> str:
     """The innermost cause of a requests error in one line, without urllib3's object reprs (nor the URL)."""
     reason = exc.args[0] if exc.args else exc
     reason = getattr(reason, "reason", None) or reason

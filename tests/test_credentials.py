@@ -124,6 +124,17 @@ def test_a_token_in_the_url_stays_out_of_urllib3s_debug_log(servers, caplog):
     assert "/api/v1/query?" in caplog.text and "s3cret-q" not in caplog.text
 
 
+@pytest.mark.parametrize("ask", [ask_prometheus, ask_dashboard])
+def test_a_token_with_a_line_break_is_refused_without_echoing_it(servers, tmp_path, ask):
+    server = servers()
+    token_file = tmp_path / "token"
+    token_file.write_text("first-half\nsecond-half\n")
+    with pytest.raises(FAILURES[ask]) as caught:
+        ask(server.url, bearer_token_file=str(token_file))
+    assert "whitespace or control characters" in str(caught.value) and "half" not in str(caught.value)
+    assert server.seen == []
+
+
 def test_the_token_file_is_read_at_every_request(servers, token_file):
     server = servers()
     server.answer(UP)
@@ -144,6 +155,17 @@ def test_tls_with_a_ca_file(servers, tmp_path, ask):
     ask(server.url, tls_verify=False)
     with pytest.raises(FAILURES[ask], match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
         ask(server.url)  # the system store does not know the test CA
+
+
+@pytest.mark.parametrize("ask", [ask_prometheus, ask_dashboard])
+def test_a_ca_file_gone_at_request_time_is_a_one_line_failure(servers, tmp_path, ask):
+    ca, cert, key = self_signed_ca(tmp_path)
+    server = servers(tls=server_tls(cert, key))
+    server.answer(UP if ask is ask_prometheus else {"applications": {}})
+    ca.unlink()  # e.g. a Secret remounted under the running daemon
+    with pytest.raises(FAILURES[ask], match=r"unreachable|invalid path") as caught:
+        ask(server.url, ca_file=str(ca))
+    assert str(ca) in str(caught.value) and "\n" not in str(caught.value)
 
 
 @pytest.fixture

@@ -161,7 +161,7 @@ class RayServeActuator(Actuator):
             raise ActuationError(str(exc), reason="unauthorized") from None
         except requests.Timeout:
             raise ActuationError(f"{method} {path}: no answer within {self.timeout_s:g} s", reason="timeout") from None
-        except requests.RequestException as exc:
+        except OSError as exc:  # requests' errors, and a CA file gone since start
             raise ActuationError(self._redact(f"{method} {path}: {failure_reason(exc)}"), reason="unreachable") from None
         if response.status_code >= 300:
             excerpt = self._redact(_excerpt(response))

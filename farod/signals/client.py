@@ -126,7 +126,7 @@ class PrometheusClient:
         except requests.Timeout:
             raise PrometheusUnavailable(f"Prometheus at {self._redact(self.url)} unreachable: no answer within "
                                         f"{self.timeout_s:g} s") from None
-        except requests.RequestException as exc:
+        except OSError as exc:  # requests' errors, and a CA file gone since start
             raise PrometheusUnavailable(f"Prometheus at {self._redact(self.url)} unreachable: "
                                         f"{self._redact(failure_reason(exc))}") from None
         except (PrometheusApiClientException, ValueError, KeyError, TypeError, AttributeError):
