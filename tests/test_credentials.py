@@ -86,7 +86,7 @@ def test_a_token_over_plain_http_is_refused_in_one_line_unless_allowed(token_fil
         build(url=loopback, bearer_token_file=token_file)  # never leaves the machine (the e2e dashboard)
 
 
-def test_validate_refuses_a_token_over_plain_http_with_the_same_line(token_file):
+def test_validate_refuses_a_token_over_plain_http_with_the_same_line(token_file, tmp_path):
     def config(prometheus: dict, rayserve: dict) -> dict:
         return {"prometheus": prometheus, "jobs": [{"application": "a", "deployment": "m", "slo_ms": 500}],
                 "quota": {"cpu": 4}, "policy": {"name": "aiad"}, "actuator": {"kind": "rayserve", "rayserve": rayserve}}
@@ -97,8 +97,8 @@ def test_validate_refuses_a_token_over_plain_http_with_the_same_line(token_file)
     with pytest.raises(FarodError, match=r"^actuator\.rayserve\.url: a bearer token over plain http is refused"):
         parse_config(config({}, remote))
     allowed = parse_config(config({**remote, "allow_insecure_http": True}, {**remote, "allow_insecure_http": True,
-                                                                             "tls_verify": False, "ca_file": "ca.pem"}))
-    assert allowed.prometheus.allow_insecure_http and allowed.actuator.rayserve.ca_file == "ca.pem"
+                                                                             "ca_file": token_file}))
+    assert allowed.prometheus.allow_insecure_http and allowed.actuator.rayserve.ca_file == token_file
 
 
 @pytest.mark.parametrize("ask", [ask_prometheus, ask_dashboard])
