@@ -4,10 +4,14 @@ import csv
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
 
 from farod.cli import main
+from farod.errors import FarodError
 from farod.forecast.train import read_train_csv, train_for
-from farod.trace import read_trace
+from farod.trace import MAX_COUNT, read_trace
+from farod.traces.azure import import_azure_functions
 
 HEADER = ["HashOwner", "HashApp", "HashFunction", "Trigger", *map(str, range(1, 1441))]
 # (owner, app, function) -> per-day rule for minute m (0-based): counts differ by function, day and minute
@@ -90,3 +94,48 @@ def test_bad_input_is_one_line(tmp_path, capsys, change, args, message):
     assert main(["trace", "import", "azure-functions", *files, *args, "--out", str(tmp_path / "t.jsonl")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+# The fuzz: a valid day file with one cell or a few bytes replaced; an import gives a trace or one line.
+_cells = st.one_of(st.integers(-5, 2 * MAX_COUNT).map(str), st.sampled_from(["", "1.5", "nan", "1e3", " 7", "x"]),
+                   st.text(max_size=3))  # fmt: skip
+
+
+@st.composite
+def _day_files(draw) -> tuple[bytes, bytes]:
+    rows = [",".join(HEADER)]
+    for k in range(draw(st.integers(1, 3))):
+        rows.append(",".join([f"o{k}", "a", f"f{k}", "http", *map(str, [k + 1] * 1440)]))
+    text = "\n".join(rows).encode()
+    lines = text.split(b"\n")
+    row = draw(st.integers(0, len(lines) - 1))
+    mutation = draw(st.sampled_from(["none", "cell", "bytes", "cut"]))
+    if mutation == "cell":
+        cells = lines[row].split(b",")
+        cells[draw(st.integers(0, len(cells) - 1))] = draw(_cells).encode("utf-8", "surrogatepass")
+        lines[row] = b",".join(cells)
+    elif mutation == "bytes":
+        at = draw(st.integers(0, len(lines[row])))
+        lines[row] = lines[row][:at] + draw(st.binary(min_size=1, max_size=4)) + lines[row][at:]
+    elif mutation == "cut":
+        lines[row] = lines[row][: draw(st.integers(0, len(lines[row])))]
+    return text, b"\n".join(lines)
+
+
+@seed(20261130)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_day_files())
+def test_fuzz_any_day_file_imports_or_is_one_line(tmp_path_factory, files):
+    directory = tmp_path_factory.mktemp("azure")
+    paths = []
+    for day, content in enumerate(files, start=1):
+        path = directory / f"invocations_per_function_md.anon.d{day:02d}.csv"
+        path.write_bytes(content)
+        paths.append(str(path))
+    try:
+        imported = import_azure_functions(paths, window=(0, 60), functions=2)
+    except FarodError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert imported.trace.shape[1] == 60 and (imported.trace >= 0).all() and (imported.trace <= MAX_COUNT).all()
+    assert list(imported.train) == [1]
