@@ -162,17 +162,16 @@ def _bound_words(gt: float | None, ge: float | None, le: float | None, lt: float
     return schema
 
 
-def _check_bounds(value: float, gt: float | None, ge: float | None, le: float | None, prefix: str,
-                  lt: float | None = None, *, given: Any = None) -> None:
-    value_shown = value if given is None else given
+def _check_bounds(value: float, given: Any, *, gt=None, ge=None, le=None, lt=None, kind: str = "") -> None:
+    """Raise naming the first bound ``value`` breaks; ``given`` is what the user wrote (shown as is)."""
     if gt is not None and lt is not None and not gt < value < lt:
-        raise _fail(f"must be in ({gt:g}, {lt:g})", value_shown)
+        raise _fail(f"must be in ({gt:g}, {lt:g})", given)
     if gt is not None and not value > gt:
-        raise _fail(f"must be {prefix}> {gt:g}", value_shown)
+        raise _fail(f"must be {kind}> {gt:g}", given)
     if ge is not None and not value >= ge:
-        raise _fail(f"must be {prefix}>= {ge:g}", value_shown)
+        raise _fail(f"must be {kind}>= {ge:g}", given)
     if le is not None and not value <= le:
-        raise _fail(f"must be <= {le:g}", value_shown)
+        raise _fail(f"must be <= {le:g}", given)
 
 
 def number(*, gt: float | None = None, ge: float | None = None, le: float | None = None,
@@ -190,7 +189,7 @@ def number(*, gt: float | None = None, ge: float | None = None, le: float | None
             raise _fail("must be a number", value) from None
         if not math.isfinite(number):
             raise _fail("must be a number", value)
-        _check_bounds(number, gt, ge, le, "", lt, given=value)
+        _check_bounds(number, value, gt=gt, ge=ge, le=le, lt=lt)
         return number
 
     schema = {"type": ["number", "null"] if optional else "number", **_bound_words(gt, ge, le, lt)}
@@ -205,7 +204,7 @@ def integer(*, ge: int | None = None, le: int | None = None, optional: bool = Fa
             return None
         if isinstance(value, bool) or not isinstance(value, int):
             raise _fail(f"must be an integer{f' >= {ge}' if ge is not None else ''}", value)
-        _check_bounds(value, None, ge, le, "an integer ")
+        _check_bounds(value, value, ge=ge, le=le, kind="an integer ")
         return value
 
     schema = {"type": ["integer", "null"] if optional else "integer", **_bound_words(None, ge, le)}
