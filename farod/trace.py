@@ -39,6 +39,7 @@ MAX_LINES = 200_000  # ~139 days of minutes
 MAX_JOBS = 10_000
 MAX_CELLS = 50_000_000  # jobs x units held in memory (400 MB per field)
 MAX_TS = 2**53
+MAX_LINE_BYTES = 16 * 2**20  # a line of 10,000 jobs with every field is about 2 MiB
 MEASURES = ("replicas", "p99_ms", "processing_ms")  # optional per-unit fields, shaped like counts
 _FIELDS = ("ts", "counts", *MEASURES, "filled")
 _MAX_NAME = 253
@@ -122,10 +123,12 @@ def _read_rows(path: str | os.PathLike, *, limit: int | None) -> list[dict]:
     rows: list[dict] = []
     last_ts = None
     with handle:
-        for number, raw in enumerate(handle, start=1):
+        for number, raw in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), start=1):
             if limit is not None and len(rows) >= limit:
                 break
             where = f"{path}:{number}"
+            if len(raw) > MAX_LINE_BYTES:
+                raise FarodError(f"{where}: longer than {MAX_LINE_BYTES // 2**20} MiB")
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:

@@ -61,6 +61,7 @@ def test_old_trace_has_no_optional_fields(tmp_path):
     (b'{"ts": 1}', "t.jsonl:2: counts is missing"),
     (b'{"ts": 1, "counts": {"a": {"d": 1}}}\xff', "t.jsonl:2: not UTF-8 (byte 37"),
     (b"[" * 100_000 + b"]" * 100_000, "t.jsonl:2: JSON nested too deep"),
+    (b'{"ts": 1, "counts": {"a": {"d": 1}}, "p99_ms": "' + b"x" * (17 * 2**20) + b'"}', "t.jsonl:2: longer than 16 MiB"),
 ])
 def test_bad_line_is_one_line_naming_it(tmp_path, line, message):
     path = write(tmp_path / "t.jsonl", [{"ts": 0, "counts": {"a": {"d": 1}}}, line])
