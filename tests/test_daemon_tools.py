@@ -8,11 +8,17 @@ import json
 import numpy as np
 import pytest
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
+from daemon_support import JOBS, FakeClock, StubSignals
+from farod.actuators.dryrun import DryRunActuator
 from farod.cli import main
+from farod.daemon.controller import Controller
+from farod.daemon.metrics import DaemonMetrics
 from farod.daemon.explain import explain, find_decision, read_decisions
 from farod.errors import FarodError
 from farod.loadgen import poisson_arrivals, replay
+from farod.policies import create
 from farod.trace import Trace
 
 TRACE = Trace(keys=["a/m", "b/m"], counts=np.array([[600.0, 0.0, 1200.0], [60.0, 60.0, 60.0]]), unit_s=60.0)
@@ -90,3 +96,34 @@ def test_explain_replays_chosen_and_neighbouring_counts(tmp_path, capsys):
     assert "decision 100-8 (react" in out and "->   3 replicas" in out
     assert main(["explain", str(log), "--decision", "nope"]) == 2
     assert "no decision 'nope'" in capsys.readouterr().err
+
+
+class _Busy(StubSignals):
+    """Each job 50 requests/s: more than 4 one-CPU replicas can serve."""
+
+    def arrivals(self, jobs, *, start, steps, step_s=60.0):
+        return {key: np.full(steps, 3000.0) for key in jobs}
+
+
+@pytest.mark.parametrize("policy, params", [
+    ("faro-penaltysum", {}),
+    ("faro-sum", {"utility": "step"}),
+])
+def test_explain_shows_what_the_plan_optimized(tmp_path, policy, params):
+    params = {"forecaster": "last", "startup_s": 35, "headroom_quantiles": [], **params}
+    built = create(policy, jobs=JOBS, quota={"cpu": 4}, params=params)
+    controller = Controller(jobs=JOBS, policy=built, signals=_Busy(JOBS), actuator=DryRunActuator(),
+                            metrics=DaemonMetrics(registry=CollectorRegistry()), quota=lambda: {"cpu": 4},
+                            clock=FakeClock())
+    record = controller.decide("plan")
+    log = tmp_path / "farod.jsonl"
+    log.write_text(json.dumps({"event": "decision", **record}) + "\n")
+    rows = explain(find_decision(read_decisions(log), decision_id=None), spread=1)
+    for key, job in record["jobs"].items():
+        chosen = next(row for row in rows[key] if row["chosen"])
+        assert chosen["replicas"] == job["plan"]["replicas"] == job["target"]
+        assert chosen["utility"] == round(job["plan"]["utility"], 4)
+        assert chosen["predicted_latency_ms"] == [round(v, 1) for v in job["plan"]["predicted_latency_ms"]]
+        assert chosen["objective"] == round(record["objective"], 4)
+    if policy == "faro-penaltysum":  # the case a relaxed-utility replay got wrong: load is shed
+        assert min(job["plan"]["accept_rate"] for job in record["jobs"].values()) < 1.0

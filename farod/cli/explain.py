@@ -38,8 +38,10 @@ def run_explain(args) -> int:
             print("  nothing to replay: no rate or service time in the log")
         for row in job_rows:
             worst = max(row["predicted_latency_ms"])
+            solved = f"   objective {row['objective']:.3f}" if "objective" in row else ""
+            over = "   (over the quota)" if row.get("fits") is False else ""
             print(f"  {'->' if row['chosen'] else '  '} {row['replicas']:3d} replicas   "
-                  f"worst predicted p-latency {worst:10.1f} ms   utility {row['utility']:.3f}")
+                  f"worst predicted p-latency {worst:10.1f} ms   utility {row['utility']:.3f}{solved}{over}")
     if args.json:
         write_json(args.json, {"decision": record["id"], "jobs": rows})
     return 0

@@ -48,6 +48,7 @@ from farod.actuators.base import ActuationError, Actuator, DeploymentState
 from farod.daemon.config import SafetyConfig
 from farod.daemon.history import ArrivalHistory
 from farod.daemon.metrics import DaemonMetrics
+from farod.daemon.record import DecisionRecord, JobRecord, problem_to_record
 from farod.errors import FarodError
 from farod.jobs import JobSpec
 from farod.policies.base import Decision, JobObservation, Observation, Policy
@@ -91,7 +92,7 @@ class Controller:
         self.max_backoff_s = max_backoff_s
         self.misses_before_unready = misses_before_unready
         self.log = logger or structlog.get_logger("farod")
-        self.listeners: list[Callable[[dict], None]] = []  # called with every decision record
+        self.listeners: list[Callable[[DecisionRecord], None]] = []  # called with every decision record
         self.misses = 0
         self.decisions = 0
         self._policy = policy
@@ -116,7 +117,7 @@ class Controller:
         """Use ``policy`` from the next decision on (after a validated config reload)."""
         self._next_policy = policy
 
-    def decide(self, kind: str) -> dict | None:
+    def decide(self, kind: str) -> DecisionRecord | None:
         """Run one ``"plan"`` or ``"react"`` decision; returns its log record, None when backing off."""
         with self._lock:
             now = self.clock()
@@ -134,8 +135,8 @@ class Controller:
 
     # -- one decision -----------------------------------------------------------------------------
 
-    def _decide(self, kind: str, *, now: float, decision_id: str) -> dict:
-        record: dict[str, Any] = {"id": decision_id, "kind": kind, "now": now, "policy": self._policy.name,
+    def _decide(self, kind: str, *, now: float, decision_id: str) -> DecisionRecord:
+        record: DecisionRecord = {"id": decision_id, "kind": kind, "now": now, "policy": self._policy.name,
                                   "policy_params": _params_of(self._policy), "actuator": self.actuator.name}
         try:
             quota = dict(self.quota())
@@ -163,6 +164,8 @@ class Controller:
         leader = bool(self.is_leader())
         record.update(quota=quota, leader=leader, reason=decision.reason, objective=decision.objective,
                       jobs=self._job_records(kind, observation, state, signals, decision, targets))
+        if decision.problem is not None:
+            record["problem"] = problem_to_record(decision.problem)
         self._export_signals(state, signals)
         self.metrics.leader.set(1 if leader else 0)
         self._desired.update(targets)
@@ -205,7 +208,7 @@ class Controller:
             )
         return Observation(now=now, jobs=jobs, quota=quota, window_s=self.window_s)
 
-    def _miss(self, record: dict, *, now: float, reason: str, error: str) -> dict:
+    def _miss(self, record: DecisionRecord, *, now: float, reason: str, error: str) -> DecisionRecord:
         """The cluster or Prometheus could not be read: hold everything, back off, count towards unready."""
         self.misses += 1
         self._retry_at = now + min(self.tick_s * 2 ** (self.misses - 1), self.max_backoff_s) - self.tick_s / 2
@@ -249,12 +252,13 @@ class Controller:
                 self.metrics.quota_used.labels(resource=resource).set(ratio)
 
     def _job_records(self, kind: str, observation: Observation, state: Mapping[str, DeploymentState],
-                     signals: Mapping[str, JobSignals], decision: Decision, targets: Mapping[str, int]) -> dict:
+                     signals: Mapping[str, JobSignals], decision: Decision, targets: Mapping[str, int],
+                     ) -> dict[str, JobRecord]:
         records = {}
         for key, job in self.jobs.items():
             reading = observation.jobs[key]
             plan = decision.plans.get(key)
-            entry = {
+            entry: JobRecord = {
                 "spec": {"slo_ms": job.slo_ms, "service_time_ms": job.service_time_ms,
                          "min_replicas": job.min_replicas, "max_replicas": job.max_replicas,
                          "weight": job.weight, "resources": dict(job.resources)},
@@ -266,19 +270,20 @@ class Controller:
                 "stale": reading.stale,
                 "asked": decision.replicas.get(key),
                 "target": targets.get(key),
+                "service_time_ms_used": self._policy.service_time_ms(key),
             }
-            entry["service_time_ms_used"] = self._policy.service_time_ms(key)
             if plan is not None:
                 entry["plan"] = {"forecast_rps": {f"{q:g}": list(v) for q, v in plan.forecast_rps.items()},
                                  "predicted_latency_ms": list(plan.predicted_latency_ms),
-                                 "utility": plan.utility, "accept_rate": plan.accept_rate}
+                                 "utility": plan.utility, "accept_rate": plan.accept_rate,
+                                 "replicas": plan.replicas}
             if kind == "plan":
                 entry["history"] = [round(float(v), 3) if np.isfinite(v) else None
                                     for v in reading.history[-LOGGED_HISTORY_STEPS:]]
             records[key] = entry
         return records
 
-    def _emit(self, record: dict) -> None:
+    def _emit(self, record: DecisionRecord) -> None:
         self.log.info("decision", **record)
         for listener in self.listeners:
             try:

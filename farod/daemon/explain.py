@@ -1,18 +1,24 @@
-"""Why a job got its replicas: replay one logged decision through the latency model.
+"""Why a job got its replicas: replay one logged decision.
 
 Example::
 
     >>> record = find_decision(read_decisions("farod.jsonl"), decision_id=None)  # the last plan
     >>> rows = explain(record, spread=2)
     >>> rows["serve-cluster0/classifier"][0]
-    {'replicas': 2, 'chosen': False, 'predicted_latency_ms': [2213.0, ...], 'utility': 0.41}
+    {'replicas': 2, 'chosen': False, 'predicted_latency_ms': [2213.0, ...], 'utility': 0.41, 'objective': 8.9}
 
-The daemon logs every input of a decision (``event="decision"`` lines of ``farod run``). For each job
-this module takes what the decision sized it for -- the plan's forecast rates at the quantile it used,
-or the observed request rate for a reactive tick -- and the service time the policy used, and evaluates
-:func:`farod.model.queueing.latency` and the relaxed utility ``min(1, SLO / L)`` of CONTRACTS.md §1 at
-the chosen replica count and its neighbours. A job that stayed below what would have met its SLO was
-held back by the quota or by the other jobs' needs; the table shows by how much.
+The daemon logs every input of a decision (``event="decision"`` lines of ``farod run``, the
+:class:`~farod.daemon.record.DecisionRecord`). A plan of Faro's policies carries the plan problem it
+solved last: this module rebuilds it and asks the solver's own evaluation
+(:func:`farod.model.solver.evaluate`) what each job's utility, predicted latency and the objective
+would have been at the chosen replica count and its neighbours, the other jobs kept at theirs -- so
+the table shows exactly what was optimized, whatever the utility (relaxed or step), the start-up
+warm-up and the objective (penaltysum's accept rates included). A job that stayed below what would
+have met its SLO was held back by the quota or by the other jobs' needs; the table shows by how much.
+
+Other decisions (reactive ticks, policies without a plan problem, held jobs) are replayed through
+the latency model at what the decision saw -- the plan's forecast or the observed request rate -- with
+the relaxed utility ``min(1, SLO / L)`` (``docs/plan.md``).
 """
 
 from __future__ import annotations
@@ -23,12 +29,15 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from farod.daemon.record import DecisionRecord, JobRecord, problem_from_record
 from farod.errors import FarodError
+from farod.model import solver
+from farod.model.problem import PlanProblem
 from farod.model.queueing import DEFAULT_MAX_RHO, DEFAULT_PERCENTILE, latency
 from farod.model.utility import relaxed_utility
 
 
-def read_decisions(path: str | os.PathLike) -> list[dict]:
+def read_decisions(path: str | os.PathLike) -> list[DecisionRecord]:
     """The ``decision`` records of a ``farod run`` log; other lines are skipped."""
     try:
         handle = open(path, encoding="utf-8")
@@ -50,7 +59,7 @@ def read_decisions(path: str | os.PathLike) -> list[dict]:
     return decisions
 
 
-def find_decision(decisions: list[dict], *, decision_id: str | None) -> dict:
+def find_decision(decisions: list[DecisionRecord], *, decision_id: str | None) -> DecisionRecord:
     """The decision ``decision_id``; without one the last plan (else the last decision)."""
     if decision_id is None:
         plans = [record for record in decisions if record.get("kind") == "plan"]
@@ -61,29 +70,66 @@ def find_decision(decisions: list[dict], *, decision_id: str | None) -> dict:
     raise FarodError(f"--decision: no decision {decision_id!r} in the log")
 
 
-def explain(record: dict, *, spread: int = 2) -> dict[str, list[dict]]:
+def explain(record: DecisionRecord, *, spread: int = 2) -> dict[str, list[dict]]:
     """Per job: predicted latency (ms, per forecast step) and utility at the chosen count ± ``spread``."""
+    planned = _planned(record)
     params = record.get("policy_params") or {}
     percentile = float(params.get("percentile", DEFAULT_PERCENTILE))
     max_rho = float(params.get("max_rho", DEFAULT_MAX_RHO))
     rows = {}
     for key, job in record["jobs"].items():
-        chosen = job.get("target") if job.get("target") is not None else job.get("replicas")
-        rates = _rates(job)
-        service_ms = job.get("service_time_ms_used") or job["spec"].get("service_time_ms") or \
-            (job["signals"].get("processing_time_ms") or {}).get("value")
-        if chosen is None or rates is None or not service_ms:
-            rows[key] = []
-            continue
-        spec = job["spec"]
-        low = max(1, spec.get("min_replicas") or 1, chosen - spread)
-        high = chosen + spread if spec.get("max_replicas") is None else min(spec["max_replicas"], chosen + spread)
-        rows[key] = [_row(count, chosen, rates, service_ms, spec["slo_ms"], percentile, max_rho)
-                     for count in range(low, max(high, low) + 1)]
+        if planned is not None and key in planned[1]:
+            rows[key] = _solver_rows(*planned, key, spread)
+        else:
+            rows[key] = _latency_rows(job, spread, percentile, max_rho)
     return rows
 
 
-def _rates(job: dict) -> list[float] | None:
+def _planned(record: DecisionRecord) -> tuple[PlanProblem, dict[str, int], dict[str, float]] | None:
+    """The plan problem of the record, the plan's allocation and accept rates; None without one."""
+    if not record.get("problem"):
+        return None
+    problem = problem_from_record(record["problem"])
+    plans = {job.name: (record["jobs"].get(job.name) or {}).get("plan") or {} for job in problem.jobs}
+    if not all("replicas" in plan for plan in plans.values()):
+        return None
+    allocation = {name: int(plan["replicas"]) for name, plan in plans.items()}
+    accept = {name: float(plan.get("accept_rate", 1.0)) for name, plan in plans.items()}
+    return problem, allocation, accept
+
+
+def _solver_rows(problem: PlanProblem, allocation: dict[str, int], accept: dict[str, float], key: str,
+                 spread: int) -> list[dict]:
+    job = next(job for job in problem.jobs if job.name == key)
+    chosen = allocation[key]
+    low = max(job.min_replicas, chosen - spread, 0)
+    high = chosen + spread if job.max_replicas is None else min(job.max_replicas, chosen + spread)
+    rows = []
+    for count in range(low, max(high, low) + 1):
+        trial = {**allocation, key: count}
+        solution = solver.evaluate(problem, trial, accept)
+        rows.append({"replicas": count, "chosen": count == chosen,
+                     "predicted_latency_ms": [round(float(v), 1) for v in solution.predicted_latency_ms[key]],
+                     "utility": round(float(solution.utility[key]), 4), "objective": round(solution.objective, 4),
+                     "fits": problem.fits(trial)})
+    return rows
+
+
+def _latency_rows(job: JobRecord, spread: int, percentile: float, max_rho: float) -> list[dict]:
+    chosen = job.get("target") if job.get("target") is not None else job.get("replicas")
+    rates = _rates(job)
+    service_ms = job.get("service_time_ms_used") or job["spec"].get("service_time_ms") or \
+        (job["signals"].get("processing_time_ms") or {}).get("value")
+    if chosen is None or rates is None or not service_ms:
+        return []
+    spec = job["spec"]
+    low = max(1, spec.get("min_replicas") or 1, chosen - spread)
+    high = chosen + spread if spec.get("max_replicas") is None else min(spec["max_replicas"], chosen + spread)
+    return [_row(count, chosen, rates, service_ms, spec["slo_ms"], percentile, max_rho)
+            for count in range(low, max(high, low) + 1)]
+
+
+def _rates(job: JobRecord) -> list[float] | None:
     forecast = (job.get("plan") or {}).get("forecast_rps") or {}
     if forecast:
         return list(next(iter(forecast.values())))

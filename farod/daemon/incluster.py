@@ -39,6 +39,7 @@ from prometheus_client import Gauge
 from farod.actuators.base import ActuationError, Actuator
 from farod.actuators.rayservice import RayServiceActuator
 from farod.daemon.config import Config, parse_config
+from farod.daemon.record import DecisionRecord
 from farod.daemon.runner import Daemon, build_actuator
 from farod.kube.client import connect
 from farod.kube.events import EventRecorder, EventSender, ScalingEvents, rayservice_ref
@@ -145,7 +146,7 @@ class InCluster:
             return rayservice_ref(config.actuator.rayservice.namespace, config.actuator.rayservice.name)
         return {"apiVersion": "v1", "kind": "Pod", "namespace": self.namespace, "name": self.identity}
 
-    def _report_scaling(self, record: dict) -> None:
+    def _report_scaling(self, record: DecisionRecord) -> None:
         if not record.get("applied") or not record.get("targets"):
             return
         targets = record["targets"]

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from farod.jobs import JobSpec
+from farod.model.problem import PlanProblem
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -68,6 +69,7 @@ class JobPlan:
     predicted_latency_ms: list[float] = dataclasses.field(default_factory=list)
     utility: float | None = None
     accept_rate: float = 1.0
+    replicas: int | None = None  # the count the plan chose (before the guards)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -79,6 +81,7 @@ class Decision:
     plans: Mapping[str, JobPlan] = dataclasses.field(default_factory=dict)
     objective: float | None = None
     reason: str = ""
+    problem: PlanProblem | None = None  # the plan problem solved last, for `farod explain`
 
     @classmethod
     def hold(cls, kind: str, reason: str = "") -> "Decision":

@@ -245,10 +245,12 @@ class Faro(Predictive):
                 predicted_latency_ms=solution.predicted_latency_ms[key],
                 utility=solution.utility[key],
                 accept_rate=solution.accept_rate[key],
+                replicas=solution.allocation[key],
             )
             for key in forecasts
         }
         return Decision(replicas=solution.allocation, kind="plan", plans=plans, objective=solution.objective,
+                        problem=problem,
                         reason=f"{self.objective} at quantile {levels[0]:g}" if len(levels) == 1 else
                         f"{self.objective} expected over quantiles {','.join(f'{q:g}' for q in levels)}")
 
