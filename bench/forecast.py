@@ -6,7 +6,7 @@ Per decision (every 5 simulated minutes, as the Faro policies plan every 300 s) 
 ``update(history so far)`` then ``predict(7, [0.5, 0.9])``; the goal is < 1 s for 100 jobs on one core
 (p50 and max over the day, wall and CPU time: the machine may be shared; max includes the refresh
 of the error quantiles every 15 minutes and the slow-cadence refits of ets/sarimax). Creating the
-forecasters (fitting on days 1..9) is timed separately. The backtest is CONTRACTS.md §5 with context
+forecasters (fitting on days 1..9) is timed separately. The backtest is that of docs/cli.md, with context
 15, horizon 7, days before the tested day as train.
 """
 

@@ -1,4 +1,4 @@
-"""``farod forecast backtest``: score forecasters on a trace (CONTRACTS.md §5).
+"""``farod forecast backtest``: score forecasters on a trace (docs/cli.md).
 
 Example::
 
@@ -28,7 +28,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("forecast", help="load forecasting tools")
     commands = parser.add_subparsers(dest="forecast_command", metavar="SUBCOMMAND", parser_class=type(parser))
     backtest = commands.add_parser("backtest", help="score forecasters on a trace, windows sliding minute by minute")
-    backtest.add_argument("--trace", required=True, metavar="FILE", help="JSON-lines trace (CONTRACTS.md §3)")
+    backtest.add_argument("--trace", required=True, metavar="FILE", help="JSON-lines trace (docs/traces.md)")
     backtest.add_argument("--train", metavar="CSV", help="earlier days: job_idx, series, day, sample, m0, ...")
     backtest.add_argument("--train-days", type=_day_list, metavar="DAYS",
                           help="CSV days to train on, e.g. 1-8 or 1,3,5 (default: all days before the trace's)")

@@ -1,4 +1,4 @@
-"""``farod loadgen``: replay a trace (CONTRACTS.md §3) against live HTTP endpoints.
+"""``farod loadgen``: replay a trace (docs/traces.md) against live HTTP endpoints.
 
 Example::
 
@@ -21,7 +21,7 @@ from farod.trace import read_trace
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("loadgen", help="replay a trace against live HTTP endpoints")
-    parser.add_argument("--trace", required=True, metavar="FILE", help="JSON-lines trace (CONTRACTS.md §3)")
+    parser.add_argument("--trace", required=True, metavar="FILE", help="JSON-lines trace (docs/traces.md)")
     parser.add_argument("--map", action="append", required=True, metavar="APP/DEP=URL",
                         help="send job APP/DEP's requests to URL (repeat per job)")
     parser.add_argument("--time-scale", type=float, default=1.0, metavar="X",

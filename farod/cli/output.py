@@ -1,4 +1,4 @@
-"""Where every command's JSON goes (CONTRACTS.md: ``--json FILE``, or ``--json -`` for stdout).
+"""Where every command's JSON goes (docs/cli.md: ``--json FILE``, or ``--json -`` for stdout).
 
 Example::
 

@@ -1,4 +1,4 @@
-"""``farod simulate`` and ``farod compare``: trace-driven evaluation of policies (CONTRACTS.md §4).
+"""``farod simulate`` and ``farod compare``: trace-driven evaluation of policies (docs/simulation.md).
 
 Example::
 

@@ -1,4 +1,4 @@
-"""What farod exports on ``/metrics``: the names of CONTRACTS.md §6, on a registry of its own.
+"""What farod exports on ``/metrics``: the names of docs/metrics.md, on a registry of its own.
 
 Example::
 

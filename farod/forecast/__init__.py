@@ -12,7 +12,7 @@ column t of a day is the same minute of the daily window as ``history[t]``.
 
 Models (``MODELS``):
 
-- ``last`` -- repeat the last minute (the floor, CONTRACTS.md §5);
+- ``last`` -- repeat the last minute (the floor, docs/cli.md);
 - ``ma`` -- mean of the last ``window`` minutes (default 15);
 - ``ets`` -- Holt's damped-trend exponential smoothing (statsmodels, state-space form);
 - ``sarimax`` -- ARIMA(p, d, q) via statsmodels SARIMAX (default (1, 1, 1));

@@ -1,4 +1,4 @@
-"""Backtest a forecaster on a trace the way the autoscaler will use it (CONTRACTS.md §5).
+"""Backtest a forecaster on a trace the way the autoscaler will use it (docs/cli.md).
 
 Example::
 
@@ -49,7 +49,7 @@ class Backtest:
     step_ms: np.ndarray  # (jobs, windows): update + predict
 
     def summary(self) -> dict:
-        """The CONTRACTS.md §5 record."""
+        """The JSON record of ``farod forecast backtest`` (docs/cli.md)."""
         median = self.forecasts[:, :, _index_of(self.quantiles, 0.5)]
         errors = self.actuals - median
         nonzero = self.actuals > 0

@@ -6,7 +6,7 @@ Example::
     >>> forecaster.update(history)
     >>> forecaster.predict(7, [0.5, 0.9])     # flat median, 0.9 band from the rule's own past errors
 
-``last`` is the floor every model must beat (CONTRACTS.md §5) and ``ma`` the reactive baseline the
+``last`` is the floor every model must beat (docs/cli.md) and ``ma`` the reactive baseline the
 issue measures against (a 15-minute mean). Their quantiles come from the h-step errors the same rule
 made on the earlier days in ``train`` and on today's history (:class:`~farod.forecast.base.ErrorQuantiles`),
 so even the baselines give honest bands. :class:`Oracle` is not a forecaster at all: it reads the

@@ -97,7 +97,7 @@ class PlanJob(JobShape):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PlanProblem:
-    """Jobs sharing a quota, and what to maximize (CONTRACTS.md §1)."""
+    """Jobs sharing a quota, and what to maximize (docs/plan.md)."""
 
     jobs: tuple[PlanJob, ...]
     quota: Mapping[str, float]

@@ -5,7 +5,7 @@ Example::
     >>> round(float(latency(rate=19.0, service_time=0.15, servers=3, percentile=90)), 3)  # seconds
     1.252
 
-The model is the one Faro uses (and farod's contract, CONTRACTS.md §1):
+The model is the one Faro uses (documented for users in docs/plan.md):
 
 * each replica is a server, requests arrive as a Poisson stream: M/M/c. The probability that a request
   waits is Erlang C, and the waiting time beyond that is exponential with rate ``c/s - λ``, so its

@@ -61,7 +61,7 @@ _UNIT_CANDIDATES = (1.0, 0.5, 0.25, 0.1, 0.05, 0.01, 0.001)
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Solution:
-    """An allocation with what the model predicts for it (the JSON of CONTRACTS.md §2)."""
+    """An allocation with what the model predicts for it (the JSON of docs/plan.md)."""
 
     allocation: dict[str, int]
     accept_rate: dict[str, float]
@@ -169,7 +169,7 @@ class _Exact:
         self.sizes = np.array([t.replicas.size for t in self.tables])
         self.units = self.replicas * self.grid.per_replica[:, None]
         current = np.array([job.current_replicas for job in problem.jobs])
-        # Weights scale the efficiency objectives only (CONTRACTS.md §1): fairness compares raw utility.
+        # Weights scale the efficiency objectives only (docs/plan.md): fairness compares raw utility.
         weighted = problem.objective in ("sum", "penaltysum")
         weights = np.array([job.weight if weighted else 1.0 for job in problem.jobs])
         # What the knapsack maximizes: utility, minus a hair per replica changed (ties -> fewer changes)

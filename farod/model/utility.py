@@ -10,7 +10,7 @@ Example::
 Faro's insight is that a step utility (1 if the SLO is met, else 0) gives an optimizer nothing to climb:
 every infeasible allocation looks equally bad. The *relaxed* utility ``min(1, SLO/L)`` decays smoothly
 with latency, so the solver can trade a small miss on one job for a large gain on another. Utilities
-are averaged over the forecast horizon, then combined across jobs (CONTRACTS.md §1):
+are averaged over the forecast horizon, then combined across jobs (docs/plan.md):
 
 * ``sum``: total (weighted) utility -- efficiency;
 * ``fair``: the worst job's utility, ties broken by the sum -- max-min fairness;

@@ -1,4 +1,4 @@
-"""The Faro evaluation metrics, from the latency of every request (CONTRACTS.md §4).
+"""The Faro evaluation metrics, from the latency of every request (docs/simulation.md).
 
 Example::
 
