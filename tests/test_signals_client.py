@@ -20,6 +20,12 @@ from farod.signals.client import PrometheusClient, PrometheusUnavailable
 from farod.signals.prometheus import PrometheusSignals
 from http_fakes import EMPTY_MATRIX, AnswerServer, vector
 
+def matrix(*points) -> dict:
+    """A range answer: one good sample, then ``points``."""
+    return {"status": "success", "data": {"resultType": "matrix",
+                                          "result": [{"metric": {}, "values": [[940, "1"], *points]}]}}
+
+
 RATE = ({"application": "a", "deployment": "m"}, [1000.5, "12.5"])
 MALFORMED = {
     "html": ("<html>502 Bad Gateway</html>", 200),
@@ -45,6 +51,12 @@ MALFORMED = {
                       '[{"metric": {}, "value": [NaN, "1"]}]}}', 200),
     "range series without values": ('{"status": "success", "data": {"resultType": "matrix", "result": '
                                     '[{"metric": {}}]}}', 200),
+    "range point not a pair": (matrix([1000, "1", "2"]), 200),
+    "range value a JSON number": (matrix([1000, 1.0]), 200),
+    "range value not a number": (matrix([1000, "one"]), 200),
+    "range timestamp a string": (matrix(["1000", "1"]), 200),
+    "range timestamp NaN": ('{"status": "success", "data": {"resultType": "matrix", "result": '
+                            '[{"metric": {}, "values": [[1000, "1"], [NaN, "1"]]}]}}', 200),
     "HTTP 500 with an error": ('{"status": "error", "error": "internal"}', 500),
     "HTTP 422": ('{"status": "error", "errorType": "execution", "error": "query timed out"}', 422),
 }

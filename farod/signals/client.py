@@ -90,31 +90,25 @@ class PrometheusClient:
         labels_of: dict[tuple, dict[str, str]] = {}
         for first in range(0, steps, MAX_RANGE_POINTS):
             last = min(first + MAX_RANGE_POINTS, steps) - 1
-            for labels, points in self._range_chunk(expr, start=start + first * step_s,
-                                                    end=start + last * step_s, step_s=step_s):
+            for labels, (times, samples) in self._range_chunk(expr, start=start + first * step_s,
+                                                              end=start + last * step_s, step_s=step_s):
                 key = tuple(sorted(labels.items()))
                 values = merged.setdefault(key, np.full(steps, np.nan))
                 labels_of[key] = labels
-                for ts, value in points:
-                    index = int(round((ts - start) / step_s))
-                    if first <= index <= last and value is not None:
-                        values[index] = value
+                index = np.rint((times - start) / step_s).astype(np.int64)
+                keep = (index >= first) & (index <= last) & np.isfinite(samples)
+                values[index[keep]] = samples[keep]
             if progress is not None:
                 progress(last + 1, steps)
         return [RangeSeries(labels=labels_of[key], values=values) for key, values in merged.items()]
 
-    def _range_chunk(self, expr: str, *, start: float, end: float, step_s: float) -> list[tuple[dict, list]]:
+    def _range_chunk(self, expr: str, *, start: float, end: float, step_s: float,
+                     ) -> list[tuple[dict, tuple[np.ndarray, np.ndarray]]]:
         # The client rounds start and end to whole seconds; the exact ones go in params, which it lets win.
         params = {**self._base_params, "start": f"{start:.3f}", "end": f"{end:.3f}"}
         result = self._call(self._api.custom_query_range, expr, start_time=_datetime(start),
                             end_time=_datetime(end), step=f"{step_s:g}", params=params)
-        chunk = []
-        for item in _items(result):
-            points = item.get("values")
-            if not isinstance(points, list):
-                raise _unusable("a range series has no list of values")
-            chunk.append((_labels(item), [_sample(point) for point in points]))
-        return chunk
+        return [(_labels(item), _samples(item.get("values"))) for item in _items(result)]
 
     def _call(self, query: Callable, *args, **kwargs):
         try:
@@ -153,6 +147,7 @@ def _check_answer(response: requests.Response, **_) -> None:
         raise _unusable(f"status {str(payload.get('status'))[:40]!r}{detail}")
     if not isinstance(payload.get("data"), dict):
         raise _unusable("no data object")
+    response.json = lambda **_: payload  # the client would parse the same body (megabytes for a week) again
 
 
 def _items(result) -> list[dict]:
@@ -182,6 +177,26 @@ def _sample(pair) -> tuple[float, float | None]:
     if value is None:
         raise _unusable(f"a sample value {str(text)[:40]!r} is not a number in a string")
     return float(ts), value if math.isfinite(value) else None
+
+
+def _samples(points) -> tuple[np.ndarray, np.ndarray]:
+    """Timestamps and values of a range series' ``[[ts, "value"], ...]``, checked as :func:`_sample` does.
+
+    Vectorized: a week of minutes for a hundred deployments is a million points per query.
+    """
+    if not isinstance(points, list) or set(map(type, points)) - {list} or set(map(len, points)) - {2}:
+        raise _unusable("a range series has no list of [timestamp, value] pairs")
+    times, texts = zip(*points) if points else ((), ())
+    if set(map(type, times)) - {int, float} or set(map(type, texts)) - {str}:
+        raise _unusable("a range sample is not a number timestamp with a value in a string")
+    try:
+        values = np.array(texts, dtype=float)
+    except ValueError:
+        raise _unusable("a range sample value is not a number") from None
+    times = np.array(times, dtype=float)
+    if not np.isfinite(times).all():
+        raise _unusable("a range sample timestamp is not a finite number")
+    return times, values
 
 
 def _unusable(why: str) -> PrometheusUnavailable:
