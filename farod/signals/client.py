@@ -21,7 +21,8 @@ value that is not a number in a string. The daemon counts each as a miss and hol
 Prometheus itself encodes as ``"NaN"`` or ``"+Inf"`` (a 0/0 mean, a histogram without requests) is
 part of a valid answer: it becomes None, a *missing* reading for that one job.
 
-Bounded work: every request has ``timeout_s`` (connect and each read); connection failures and
+Bounded work: every request has ``timeout_s`` (for connecting, for the headers, and for the whole
+body -- :class:`~farod.credentials.BoundedAdapter`); connection failures and
 502/503/504 are retried ``retries`` times with a short backoff, ignoring any ``Retry-After``; a long
 range is split into chunks of at most :data:`MAX_RANGE_POINTS` steps (Prometheus' limit per series).
 """
