@@ -172,3 +172,15 @@ def test_a_learned_latency_factor_makes_plans_more_careful():
             policy.react(observe(t, quota=30, a=reading(**slow), b=reading(**slow)))
     base, more = (policy.plan(observe(300, quota=30, **seen)).replicas for policy in (plain, careful))
     assert all(more[key] >= base[key] for key in base) and sum(more.values()) > sum(base.values())
+
+
+@pytest.mark.parametrize("name, reason", [("faro-sum", "sum expected over quantiles 0.1,0.3,0.5,0.7,0.9"),
+                                          ("faro-penaltysum", "penaltysum expected over quantiles 0.1,0.3,0.5,0.7,0.9"),
+                                          ("faro-fairsum", "fairsum at quantile 0.7"), ("faro-fair", "fair at quantile 0.7")])
+def test_the_spread_objectives_keep_the_quantile_unless_told(name, reason):
+    seen = observe(300, quota=8, a=reading(history=flat(40), replicas=4), b=reading(history=flat(40), replicas=4))
+    policy = create(name, jobs=specs("a", "b", service_time_ms=180.0), quota={"cpu": 8}, params={"forecaster": "last"})
+    assert policy.plan(seen).reason == reason
+    told = create(name, jobs=specs("a", "b", service_time_ms=180.0), quota={"cpu": 8},
+                  params={"forecaster": "last", "mode": "expected"})
+    assert "expected over" in told.plan(seen).reason
