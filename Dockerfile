@@ -2,7 +2,7 @@
 # uid 10001 on a read-only root filesystem with the config mounted at /etc/farod.
 #   docker build -t registry.example.com/ml/farod:0.1.0 . && docker push registry.example.com/ml/farod:0.1.0
 #   docker run -v $PWD/config:/etc/farod farod --config /etc/farod/farod.example.yaml
-# The daemon only (`pip install .`, no extras): no Ray, numba, matplotlib or aiohttp in the image
+# The daemon only (`pip install .`, no extras): no Ray, numba or matplotlib in the image
 # (bench/install_size.py measures what it installs).
 
 FROM python:3.11-slim AS build
