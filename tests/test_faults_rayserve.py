@@ -95,6 +95,19 @@ def test_an_imperative_application_blocks_a_put_instead_of_being_deleted(dashboa
     assert caught.value.reason == "imperative_app" and dashboard.log == []
 
 
+
+def test_every_write_asks_for_leadership_right_before_it_is_sent(dashboard):
+    asked = []
+    leading = iter([True])  # the leader for the first write only: the Lease is lost while it is in flight
+    actuator = actuator_for(dashboard, may_write=lambda within_s: asked.append(within_s) or next(leading, False))
+    with pytest.raises(ActuationError, match="PUT /api/serve/applications/: no longer the leader") as caught:
+        actuator.apply({"ext1/m": 1, "ext2/m": 3, "decl/m": 4}, JOBS)
+    assert caught.value.reason == "not_leader"
+    # the downscale went out; the PUT, the upscale and the rollback of the downscale (a write too) did not
+    assert [method for method, _, _ in dashboard.log] == ["POST"] and asked == [0.5, 0.5, 0.5]
+    assert dashboard.targets()["ext1/m"] == 1 and dashboard.targets()["decl/m"] == 2
+
+
 def build_controller(dashboard, wants):
     registry = CollectorRegistry()
     clock = FakeClock()

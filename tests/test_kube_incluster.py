@@ -8,13 +8,12 @@ import time
 
 import pytest
 import yaml
-from daemon_support import FakeClock, ScriptedPolicy, StubSignals, wait_until
+from daemon_support import FakeClock, FakeDashboard, ScriptedPolicy, StubSignals, wait_until
 from fakekube import FakeKube
 from kube_support import incluster_config, serve_config
 
 from farod.actuators.base import ActuationError
-from farod.actuators.dryrun import DryRunActuator
-from farod.daemon.incluster import InCluster, LeaderGatedActuator, parse_config_text
+from farod.daemon.incluster import InCluster, parse_config_text
 from farod.errors import FarodError
 
 CONFIG = incluster_config()
@@ -141,15 +140,21 @@ def test_a_quota_edit_is_applied_live_and_a_restart_only_edit_is_refused(cluster
         assert controller.decide("react")["quota"] == {"cpu": 6.0}  # nothing of a refused edit applies
 
 
-def test_other_actuators_write_only_while_the_lease_outlasts_their_timeout():
-    asked, leading = [], {"now": False}
-    inner = DryRunActuator()
-    gated = LeaderGatedActuator(inner, may_write=lambda within_s: asked.append(within_s) or leading["now"],
-                                timeout_s=5.0)
-    jobs = parse_config_text(CONFIG).jobs_by_key
-    with pytest.raises(ActuationError) as refused:
-        gated.apply({"a/m": 3}, jobs)
-    assert refused.value.reason == "not_leader" and inner.applied == {} and asked == [5.0]
-    leading["now"] = True
-    gated.apply({"a/m": 3}, jobs)
-    assert inner.applied == {"a/m": 3}
+def test_the_ray_serve_actuator_asks_the_lease_before_each_write():
+    dashboard = FakeDashboard(applications={"a": {"replicas": {"m": 1}, "external": True}})
+    text = CONFIG.replace("actuator: {kind: rayservice, rayservice: {namespace: ml, name: serving}}",
+                          f'actuator: {{kind: rayserve, rayserve: {{url: "{dashboard.url}"}}}}')
+    try:
+        with FakeKube() as kube:
+            config = parse_config_text(text)
+            in_cluster = InCluster(config, config_text=text, api_client=kube.api_client(), identity="farod-0",
+                                   signals=StubSignals(config.jobs_by_key), clock=FakeClock())
+            jobs = config.jobs_by_key
+            with pytest.raises(ActuationError) as refused:  # not (yet) the leader
+                in_cluster.daemon.controller.actuator.apply({"a/m": 3}, jobs)
+            assert refused.value.reason == "not_leader" and dashboard.log == []
+            assert in_cluster.elector.step()
+            in_cluster.daemon.controller.actuator.apply({"a/m": 3}, jobs)
+            assert dashboard.targets()["a/m"] == 3
+    finally:
+        dashboard.close()

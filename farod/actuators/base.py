@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from farod.jobs import JobSpec
 
@@ -35,6 +35,21 @@ class DeploymentState:
     target_replicas: int  # what it was last asked for
     running_replicas: int  # ready and serving
     autoscaling: bool = False  # the deployment has its own autoscaling_config (would fight farod)
+
+
+# Asked right before every write: may this process still write for the next ``within_s`` seconds (the
+# write's timeout)? With leader election, whether the Lease outlasts the write; without, always.
+WriteGate = Callable[[float], bool]
+
+
+def always_write(within_s: float) -> bool:
+    return True
+
+
+def check_may_write(may_write: WriteGate, within_s: float, what: str) -> None:
+    """Raise ``not_leader`` unless ``may_write(within_s)``: the last check before ``what`` is sent."""
+    if not may_write(within_s):
+        raise ActuationError(f"{what}: no longer the leader; not written", reason="not_leader")
 
 
 class Actuator(abc.ABC):

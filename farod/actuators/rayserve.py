@@ -24,10 +24,12 @@ refused (``reason="autoscaling_conflict"``) unless ``take_over_autoscaling`` is 
 PUT drops its ``autoscaling_config``. Only differences from the cluster's current targets are sent, so
 re-asserting the targets every tick is cheap and idempotent. Requests go out downscales first.
 
-All or nothing: every job is checked before anything is sent; the PUT is a single request; if one of
+Every write (each scale POST, the PUT, a rollback) first asks ``may_write(timeout_s)`` -- with leader
+election, whether this process is still the leader for the write's whole timeout -- and is not sent
+otherwise (``reason="not_leader"``). All or nothing: every job is checked before anything is sent; the PUT is a single request; if one of
 several scale-API calls fails, the ones already sent are rolled back (best effort) before
 :class:`ActuationError` is raised with ``reason`` in ``timeout``, ``unreachable``, ``http_5xx``,
-``rejected``, ``unauthorized``, ``not_found``, ``autoscaling_conflict``, ``imperative_app``.
+``rejected``, ``unauthorized``, ``not_found``, ``autoscaling_conflict``, ``imperative_app``, ``not_leader``.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ from typing import Any
 
 import requests
 
-from farod.actuators.base import ActuationError, Actuator, DeploymentState, ordered_changes
+from farod.actuators.base import (ActuationError, Actuator, DeploymentState, WriteGate, always_write, check_may_write,
+                                  ordered_changes)
 from farod.credentials import api_session, failure_reason, redactor, split_query
 from farod.errors import FarodError
 from farod.jobs import JobSpec
@@ -53,9 +56,10 @@ class RayServeActuator(Actuator):
 
     def __init__(self, *, url: str, bearer_token_file: str | None = None, timeout_s: float = 5.0,
                  take_over_autoscaling: bool = False, tls_verify: bool = True, ca_file: str | None = None,
-                 allow_insecure_http: bool = False):
+                 allow_insecure_http: bool = False, may_write: WriteGate = always_write):
         self.url, self._base_params = split_query(url)
         self.timeout_s = timeout_s
+        self.may_write = may_write
         self.take_over_autoscaling = take_over_autoscaling
         self._session = api_session(url=url, setting="actuator.rayserve", token_file=bearer_token_file,
                                     tls_verify=tls_verify, ca_file=ca_file, allow_insecure_http=allow_insecure_http)
@@ -153,7 +157,11 @@ class RayServeActuator(Actuator):
         return details
 
     def _request(self, method: str, path: str, *, body: Any = None) -> Any:
-        """One call to the dashboard; every failure is an :class:`ActuationError` with secrets masked."""
+        """One call to the dashboard; every failure is an :class:`ActuationError` with secrets masked.
+
+        A write (anything but GET) goes out only if ``may_write`` still holds for its whole timeout."""
+        if method != "GET":
+            check_may_write(self.may_write, self.timeout_s, f"{method} {path}")
         try:
             response = self._session.request(method, f"{self.url}{path}", params=self._base_params, json=body,
                                              timeout=self.timeout_s)

@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import kubernetes
 import urllib3
 import yaml
 
-from farod.actuators.base import Actuator, ActuationError, DeploymentState
+from farod.actuators.base import Actuator, ActuationError, DeploymentState, WriteGate, always_write, check_may_write
 from farod.jobs import JobSpec
 
 GROUP, VERSION, PLURAL = "ray.io", "v1", "rayservices"
@@ -164,7 +164,7 @@ class RayServiceActuator(Actuator):
         name: str,
         max_conflict_retries: int = 5,
         timeout_s: float = 5.0,
-        may_write: Callable[[float], bool] = lambda within_s: True,
+        may_write: WriteGate = always_write,
     ):
         if not name:
             raise ValueError("name: the RayService to scale must be given")
@@ -225,9 +225,7 @@ class RayServiceActuator(Actuator):
                 return  # re-asserting what is already there writes nothing
             patch = {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
                      "spec": {"serveConfigV2": rewritten}}
-            if not self.may_write(self.timeout_s):
-                raise ActuationError(f"rayservice {self.namespace}/{self.rayservice}: no longer the leader; "
-                                     "not written", reason="not_leader")
+            check_may_write(self.may_write, self.timeout_s, f"rayservice {self.namespace}/{self.rayservice}")
             try:
                 self._call(self._api.patch_namespaced_custom_object, self.rayservice, patch)
                 return

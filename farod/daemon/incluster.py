@@ -36,7 +36,7 @@ from collections.abc import Mapping
 import kubernetes
 from prometheus_client import Gauge
 
-from farod.actuators.base import ActuationError, Actuator
+from farod.actuators.base import Actuator
 from farod.actuators.rayservice import RayServiceActuator
 from farod.daemon.config import Config, parse_config
 from farod.daemon.record import DecisionRecord
@@ -59,22 +59,6 @@ def parse_config_text(text: str, *, source: str = "configmap") -> Config:
     """Validate farod.yaml text (a ConfigMap edit) exactly as ``farod validate`` validates a file."""
     data = parse_yaml(text, source=source)
     return parse_config(data)
-
-
-class LeaderGatedActuator(Actuator):
-    """Another actuator whose writes happen only while ``may_write(timeout_s)`` holds."""
-
-    def __init__(self, inner: Actuator, *, may_write, timeout_s: float):
-        self.inner, self.may_write, self.timeout_s = inner, may_write, timeout_s
-        self.name = inner.name
-
-    def read(self, jobs):
-        return self.inner.read(jobs)
-
-    def apply(self, targets, jobs):
-        if not self.may_write(self.timeout_s):
-            raise ActuationError(f"{self.name}: no longer the leader; not written", reason="not_leader")
-        self.inner.apply(targets, jobs)
 
 
 class InCluster:
@@ -138,8 +122,7 @@ class InCluster:
             target = config.actuator.rayservice
             return RayServiceActuator(api_client=self.api_client, namespace=target.namespace, name=target.name,
                                       timeout_s=self.timeout_s, may_write=self._may_write)
-        return LeaderGatedActuator(build_actuator(config), may_write=self._may_write,
-                                   timeout_s=config.actuator.rayserve.timeout_s)
+        return build_actuator(config, may_write=self._may_write)  # the Ray Serve one asks before each write
 
     def _regarding(self, config: Config) -> Mapping[str, str]:
         if config.actuator.kind == "rayservice":

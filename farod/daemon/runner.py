@@ -51,7 +51,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry
 
 from farod import policies
-from farod.actuators.base import Actuator
+from farod.actuators.base import Actuator, WriteGate, always_write
 from farod.actuators.dryrun import DryRunActuator
 from farod.actuators.rayserve import RayServeActuator
 from farod.daemon.config import Config
@@ -93,7 +93,7 @@ def policy_params_for(config: Config, name: str) -> dict:
     return {**{key: value for key, value in defaults.items() if key in accepted}, **own}
 
 
-def build_actuator(config: Config) -> Actuator:
+def build_actuator(config: Config, *, may_write: WriteGate = always_write) -> Actuator:
     rayserve = config.actuator.rayserve
     if config.actuator.kind == "rayservice":
         raise FarodError("actuator.kind: rayservice runs inside Kubernetes (see the Helm chart); "
@@ -101,7 +101,7 @@ def build_actuator(config: Config) -> Actuator:
     real = RayServeActuator(url=rayserve.url, bearer_token_file=rayserve.bearer_token_file,
                             timeout_s=rayserve.timeout_s, take_over_autoscaling=rayserve.take_over_autoscaling,
                             tls_verify=rayserve.tls_verify, ca_file=rayserve.ca_file,
-                            allow_insecure_http=rayserve.allow_insecure_http)
+                            allow_insecure_http=rayserve.allow_insecure_http, may_write=may_write)
     return DryRunActuator(reader=real) if config.actuator.kind == "dry-run" else real
 
 
