@@ -88,7 +88,8 @@ def read_text(path: str | os.PathLike, *, what: str) -> str:
     """A file's text (``-``: standard input); unreadable or non-UTF-8 files raise FarodError naming ``what``."""
     try:
         if str(path) == "-":
-            raw = sys.stdin.buffer.read()
+            stdin = getattr(sys.stdin, "buffer", None)  # a test's StringIO has no bytes underneath
+            raw = stdin.read() if stdin is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
         else:
             with open(path, "rb") as handle:
                 raw = handle.read()
