@@ -182,7 +182,7 @@ def number(*, gt: float | None = None, ge: float | None = None, le: float | None
         if value is None and optional:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _fail("must be a number", value)
+            raise _fail("must be a number" + _quoted_number_hint(value), value)
         try:
             number = float(value)
         except OverflowError:
@@ -194,6 +194,17 @@ def number(*, gt: float | None = None, ge: float | None = None, le: float | None
 
     schema = {"type": ["number", "null"] if optional else "number", **_bound_words(gt, ge, le, lt)}
     return Annotated[float | None if optional else float, PlainValidator(check), WithJsonSchema(schema)]
+
+
+def _quoted_number_hint(value: Any) -> str:
+    """YAML 1.1 reads ``1e3`` (no dot) as text; say so instead of leaving the user puzzled."""
+    if not isinstance(value, str) or "e" not in value.lower():
+        return ""
+    try:
+        float(value)
+    except ValueError:
+        return ""
+    return " (YAML reads 1e3 without a dot as text: write 1000 or 1.0e3)"
 
 
 def integer(*, ge: int | None = None, le: int | None = None, optional: bool = False) -> Any:

@@ -78,3 +78,16 @@ def test_run_reports_an_unbindable_host_in_one_line(tmp_path, capsys):
     assert main(["run", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("farod: error: server: cannot listen on 192.0.2.1:0: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("text, message", [
+    (("jobs: [{application: a, deployment: m, slo_ms: " + "9" * 400 + "}]\nquota: {cpu: 4}\npolicy: {name: aiad}\n"
+      ).encode(), "jobs[0].slo_ms: must be a number, got an integer of 400 digits"),
+    (b"quota: {cpu: \xff}\n", "{path}:1: config is not UTF-8 text (byte 0xff)"),
+    (("x: " + "[" * 1000 + "]" * 1000 + "\n").encode(), "{path}: nested deeper than 32 levels"),
+    (b"jobs: [{application: a, deployment: m, slo_ms: 7e2}]\nquota: {cpu: 4}\npolicy: {name: aiad}\n",
+     "jobs[0].slo_ms: must be a number (YAML reads 1e3 without a dot as text: write 1000 or 1.0e3), got '7e2'"),
+])
+def test_inputs_that_used_to_raise_tracebacks_are_one_line(tmp_path, capsys, text, message):
+    code, error, _ = _validate(tmp_path, capsys, text=text)
+    assert (code, error) == (2, message.format(path=tmp_path / "farod.yaml"))
