@@ -3,7 +3,7 @@
 Readers: the daemon config (YAML text and mutated documents; an accepted config must also build what
 ``farod run`` builds), the plan file (JSON text and mutated problems; an accepted problem must also
 solve), the simulation config and the training CSV. Inputs are mutations of a valid document -- a
-field replaced by a hostile value (integers too large for a float, NaN, inf, 1e308, NUL and newlines
+field replaced by a plausible or a hostile value (integers too large for a float, NaN, inf, 1e308, NUL and newlines
 in strings, nesting, wrong types), removed, or joined by an unknown key -- and raw bytes. Seeds are
 fixed (``derandomize``) so CI sees the same cases every run. The trace reader's fuzz is in
 ``test_trace_*``.
@@ -62,8 +62,10 @@ SIM = {
     "jobs": {"a/m": {"service": {"shape": 0.3, "loc_ms": 300, "scale_ms": 100}, "slo_ms": 2000, "max_replicas": 3}},
 }
 
+PLAUSIBLE = st.one_of(st.integers(0, 100), st.floats(0.001, 1000),
+                      st.sampled_from(["x", "a-1", "cpu", "http://127.0.0.1:1", "sum", "fair", "step"]))
 HOSTILE = st.one_of(
-    st.integers(0, 100), st.floats(0.001, 1000), st.sampled_from(["x", "a-1", "cpu", "http://127.0.0.1:1"]),  # plausible
+    PLAUSIBLE,
     st.integers(), st.sampled_from([10**400, -(10**400), 2**63, 0, -1, 1, 7, 86400, 10**7]),
     st.floats(), st.sampled_from([float("nan"), float("inf"), -float("inf"), 1e308, 1e300, -0.0, 1e-300, 0.5]),
     st.text(max_size=12), st.sampled_from(["", " ", "a\x00b", "a\nb", "../x", "a/b", "x" * 300, "oracle", "gpu"]),
@@ -89,7 +91,7 @@ def _paths(node, prefix=()):
 
 
 @st.composite
-def mutated(draw, base):
+def mutated(draw, base, values=HOSTILE):
     document = copy.deepcopy(base)
     for _ in range(draw(st.integers(1, 3))):
         paths = list(_paths(document))
@@ -103,9 +105,9 @@ def mutated(draw, base):
         if action == "remove":
             del container[key]
         elif action == "add" and isinstance(container, dict):
-            container[draw(st.sampled_from(["unknown", "x", "max_replica", "1"]))] = draw(HOSTILE)
+            container[draw(st.sampled_from(["unknown", "x", "max_replica", "1"]))] = draw(values)
         else:
-            container[key] = draw(HOSTILE)
+            container[key] = draw(values)
     return document
 
 
@@ -115,7 +117,7 @@ def _one_line(error: FarodError) -> None:
 
 
 @FUZZ
-@given(mutated(DAEMON))
+@given(st.one_of(mutated(DAEMON), mutated(DAEMON, PLAUSIBLE)))
 def test_daemon_config_documents_give_a_config_that_starts_or_one_line(document):
     try:
         config = parse_daemon_config(document)
@@ -142,7 +144,7 @@ def test_daemon_config_bytes_give_a_document_or_one_line(tmp_path_factory, raw):
 
 
 @FUZZ
-@given(mutated(PLAN))
+@given(st.one_of(mutated(PLAN), mutated(PLAN, PLAUSIBLE)))
 def test_plan_documents_give_a_solution_or_one_line(document):
     try:
         problem = problem_from_dict(document)
@@ -166,7 +168,7 @@ def test_plan_json_text_gives_a_document_or_one_line(text):
 
 
 @FUZZ
-@given(mutated(SIM))
+@given(st.one_of(mutated(SIM), mutated(SIM, PLAUSIBLE)))
 def test_sim_config_documents_give_a_config_or_one_line(document):
     try:
         config = parse_sim_config(document)
