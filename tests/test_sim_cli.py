@@ -1,10 +1,14 @@
 """`farod simulate` / `farod compare` as a user runs them: bad input, the JSON shape, Ctrl-C."""
 
+import array
+import fcntl
 import json
 import os
 import signal
 import subprocess
 import sys
+import termios
+import time
 
 import pytest
 
@@ -102,23 +106,43 @@ def test_simulate_json_to_stdout_keeps_the_table_off_it(capsys, tiny_trace):
     assert "violation" in captured.err
 
 
+def _stderr_pipe_with_room(room: int) -> tuple[int, int, int]:
+    """(read end, write end, filler bytes) of a one-page pipe already holding all but ``room`` bytes:
+    a child writing to it blocks once it is ``room`` bytes ahead, until the test reads."""
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
+    filler = fcntl.fcntl(write_end, fcntl.F_GETPIPE_SZ) - room
+    os.write(write_end, b"\n" * filler)
+    return read_end, write_end, filler
+
+
+def _unread(fd: int) -> int:
+    count = array.array("i", [0])
+    fcntl.ioctl(fd, termios.FIONREAD, count)
+    return count[0]
+
+
 def test_an_interrupted_suite_keeps_the_finished_runs(tmp_path):
     out = tmp_path / "c.json"
     argv = [sys.executable, "-m", "farod", "compare", "--minutes", "120", "--cpus", "32", "--policies", "fairshare",
             "--seeds", "1,2,3,4,5,6,7,8", "--train", "none", "--workers", "2", "--json", str(out)]  # fmt: skip
-    process = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
-    lines = []
-    for line in process.stderr:
-        lines.append(line)
-        if "runs" in line and not line.startswith("compare [....."):  # the first run finished
-            break
+    # Room for one progress line (~85 bytes) but not two: the suite cannot run ahead of this test.
+    read_end, write_end, filler = _stderr_pipe_with_room(120)
+    process = subprocess.Popen(argv, stderr=write_end, stdout=subprocess.DEVNULL)
+    os.close(write_end)
+    deadline = time.monotonic() + 600
+    while _unread(read_end) == filler and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the first finished run is reported
     process.send_signal(signal.SIGINT)
-    _, rest = process.communicate(timeout=120)
-    assert process.returncode == 130, "".join(lines) + rest
-    assert "farod: interrupted" in rest
+    with os.fdopen(read_end, encoding="utf-8", errors="replace") as stderr:
+        lines = [line for line in stderr if line.strip()]
+    process.wait(timeout=120)
+    assert process.returncode == 130, "".join(lines)
+    assert lines[0].startswith("compare [###") and " 1/8 runs" in lines[0], "".join(lines)
+    assert "farod: interrupted" in lines[-1]
     data = json.loads(out.read_text())
     assert data["interrupted"] is True
-    assert 1 <= len(data["runs"]) < 8
+    assert 1 <= len(data["runs"]) <= 2  # the reported run, and at most the one whose line could not be written
     assert all(run["policy"] == "fairshare" for run in data["runs"])
 
 
