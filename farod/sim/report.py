@@ -7,7 +7,8 @@ Example::
     aiad            32      1      0.095       1.71    4214    11175          31.4       12.3         0.02      nan
     >>> bar_chart(records, "out/compare.png"); timeline_figure(result.timeline, "out/timeline-aiad.png", title="aiad")
 
-Rows are (policy, quota) in the order given, each the mean over its seeds. ``actions/h`` is the churn
+Rows are (policy, quota) in the order given, each the mean over its seeds; the ``replay`` policy's row
+reads ``replay (what you ran)`` (its records keep the name ``replay``). ``actions/h`` is the churn
 (changes of a job's replica target per simulated hour), ``decision ms`` the median time of any
 decision, ``plan ms`` that of the predictive ones alone (``nan`` for policies without plans). Figures use matplotlib's
 Agg backend (no display needed): a bar chart of violation rate and lost utility per policy and quota,
@@ -35,6 +36,12 @@ _COLUMNS = (
     ("plan ms", "plan_ms_p50", "{:.1f}"),
 )
 _MAX_TIMELINE_JOBS = 10
+# How a row reads for a person; the JSON records keep the policy's name.
+_LABELS = {"replay": "replay (what you ran)"}
+
+
+def label(policy: str) -> str:
+    return _LABELS.get(policy, policy)
 
 
 def grouped(records: Sequence[dict]) -> list[tuple[str, float, list[dict]]]:
@@ -57,11 +64,13 @@ def _mean(runs: list[dict], field: str) -> float:
 
 
 def table(records: Sequence[dict]) -> str:
-    header = f"{'policy':<16}{'cpus':>6}{'seeds':>7}" + "".join(f"{title:>14}" for title, _, _ in _COLUMNS)
+    groups = grouped(records)
+    width = max([16] + [len(label(policy)) + 2 for policy, _, _ in groups])
+    header = f"{'policy':<{width}}{'cpus':>6}{'seeds':>7}" + "".join(f"{title:>14}" for title, _, _ in _COLUMNS)
     lines = [header]
-    for policy, cpus, runs in grouped(records):
+    for policy, cpus, runs in groups:
         cells = "".join(f"{fmt.format(_mean(runs, field)):>14}" for _, field, fmt in _COLUMNS)
-        lines.append(f"{policy:<16}{cpus:>6g}{len(runs):>7}" + cells)
+        lines.append(f"{label(policy):<{width}}{cpus:>6g}{len(runs):>7}" + cells)
     return "\n".join(lines)
 
 
@@ -87,7 +96,7 @@ def bar_chart(records: Sequence[dict], path: str | os.PathLike) -> None:
         for q, cpus in enumerate(quotas):
             values = [_mean(runs, field) for policy in names for p, c, runs in groups if p == policy and c == cpus]
             axis.bar(positions + q * width - 0.4 + width / 2, values, width, label=f"{cpus:g} CPUs")
-        axis.set_xticks(positions, names, rotation=30, ha="right")
+        axis.set_xticks(positions, [label(name) for name in names], rotation=30, ha="right")
         axis.set_title(title)
         axis.grid(axis="y", alpha=0.3)
     axes[0].legend()
