@@ -1,5 +1,6 @@
 """helm/farod's pod switches, each rendered on and off: PodDisruptionBudget, priorityClassName,
-topologySpreadConstraints, extraEnv, podAnnotations, logLevel."""
+topologySpreadConstraints, extraEnv, podAnnotations, logLevel; the credential settings of Prometheus and the
+Ray dashboard (allowInsecureHttp, tlsVerify, caFile)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 import yaml
 
 from farod.daemon.config import parse_config
+from farod.errors import FarodError
 from helm_support import CHART, by_kind, helm, render
 
 KUBERNETES_VERSION = "1.30.0"
@@ -98,3 +100,24 @@ def test_kuberay_pod_monitor_example_scrapes_every_ray_pod_in_the_release_namesp
     assert endpoint["port"] == "metrics" and "honorLabels" not in endpoint  # namespace stays Prometheus'
     window_s = farod_config(render()).prometheus.window_s
     assert 2 * int(endpoint["interval"].removesuffix("s")) <= window_s  # two samples per reading window
+
+
+@pytest.mark.parametrize("section, field", [("prometheus", "prometheus"), ("actuator.rayserve", "actuator.rayserve")])
+def test_a_token_to_an_in_cluster_http_service_needs_the_charts_opt_in(section, field):
+    token = [f"{section}.url=http://in-cluster-http.ml.svc:8080", f"{section}.bearerTokenFile=/var/run/token",
+             "actuator.kind=rayserve"]
+    with pytest.raises(FarodError, match=rf"^{field}\.url: a bearer token over plain http is refused.*"
+                                          rf"{field}\.allow_insecure_http: true"):
+        farod_config(render(sets=token))
+    config = farod_config(render(sets=token + [f"{section}.allowInsecureHttp=true"]))
+    assert getattr(config.prometheus if section == "prometheus" else config.actuator.rayserve, "allow_insecure_http")
+
+
+def test_ray_dashboard_tls_values_reach_the_config(tmp_path):
+    ca_file = tmp_path / "ca.pem"  # the daemon checks at start that the CA file exists
+    ca_file.write_text("")
+    rayserve = farod_config(render(sets=["actuator.kind=rayserve", "actuator.rayserve.url=https://ray:8265",
+                                         "actuator.rayserve.tlsVerify=false",
+                                         f"actuator.rayserve.caFile={ca_file}"])).actuator.rayserve
+    assert (rayserve.tls_verify, rayserve.ca_file) == (False, str(ca_file))
+    assert farod_config(render()).actuator.rayserve.tls_verify is True

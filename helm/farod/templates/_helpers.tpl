@@ -85,6 +85,7 @@ prometheus:
   bearer_token_file: {{ .Values.prometheus.bearerTokenFile | toJson }}
   tls_verify: {{ .Values.prometheus.tlsVerify | toJson }}
   ca_file: {{ .Values.prometheus.caFile | toJson }}
+  allow_insecure_http: {{ .Values.prometheus.allowInsecureHttp | toJson }}
   timeout_s: {{ .Values.prometheus.timeoutSeconds | toJson }}
   use_recording_rules: {{ .Values.prometheus.useRecordingRules | toJson }}
   backfill_hours: {{ .Values.prometheus.backfillHours | toJson }}
@@ -132,6 +133,9 @@ actuator:
   rayserve:
     url: {{ .Values.actuator.rayserve.url | toJson }}
     bearer_token_file: {{ .Values.actuator.rayserve.bearerTokenFile | toJson }}
+    tls_verify: {{ .Values.actuator.rayserve.tlsVerify | toJson }}
+    ca_file: {{ .Values.actuator.rayserve.caFile | toJson }}
+    allow_insecure_http: {{ .Values.actuator.rayserve.allowInsecureHttp | toJson }}
     take_over_autoscaling: {{ .Values.actuator.rayserve.takeOverAutoscaling | toJson }}
     timeout_s: {{ .Values.actuator.rayserve.timeoutSeconds | toJson }}
 intervals:
