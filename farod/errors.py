@@ -11,6 +11,16 @@ class FarodError(Exception):
     """Bad input, explained in one line that names the offending field, flag or line."""
 
 
+class FieldError(FarodError):
+    """Bad input in one named field, the field and the problem kept apart: a reader that nests the
+    field in a larger document (a config section) reports it under its own path."""
+
+    def __init__(self, field: str, problem: str, message: str | None = None):
+        super().__init__(message or f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
 def require(condition: bool, message: str) -> None:
     """Raise :class:`FarodError` with ``message`` unless ``condition`` holds (boundary checks)."""
     if not condition:

@@ -51,7 +51,7 @@ PROBES = {
     "jobs[0].resources.cpu": [-1, 0, 0.25, 1e6 + 1, "1"],
     "jobs[0].application": ["serve-cluster0", "a/b", "x..y", "a b", "", "-a", "a" * 63, "a" * 64, 5],
     "jobs[0].deployment": ["classifier", "m\nx", "a.b_c-d", "", 5],
-    "forecaster.name": ["default", "seasonal", "", 5],
+    "forecaster.name": ["default", "seasonal", "ma", "oracle", "bogus", "", 5],
     "logLevel": ["info", "debug", "verbose", 3],
 }
 

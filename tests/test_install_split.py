@@ -83,17 +83,17 @@ def test_explain_runs_without_the_extras():
     assert "decision 100-7 (plan" in explained.stdout and "->   3 replicas" in explained.stdout
 
 
-@pytest.mark.parametrize("args", [
-    ["forecast", "backtest", "--trace", DAY10, "--train", TRAIN, "--model", "ets", "--minutes", "30"],
-    ["validate", "FAROD_YAML"],
+@pytest.mark.parametrize("args, where", [
+    (["forecast", "backtest", "--trace", DAY10, "--train", TRAIN, "--model", "ets", "--minutes", "30"], ""),
+    (["validate", "FAROD_YAML"], "forecaster.name: "),
 ])
-def test_statsmodels_forecasters_name_their_extra_in_one_line(args, tmp_path):
+def test_statsmodels_forecasters_name_their_extra_in_one_line(args, where, tmp_path):
     config = yaml.safe_load((ROOT / "config" / "farod.example.yaml").read_text())
     config["forecaster"] = {"name": "ets", "params": {}}
     (tmp_path / "farod.yaml").write_text(yaml.safe_dump(config))
     result = farod(*[str(tmp_path / "farod.yaml") if arg == "FAROD_YAML" else arg for arg in args])
     assert (result.returncode, result.stderr) == (
-        2, "farod: error: forecasters ets and sarimax need statsmodels: pip install 'farod[statsmodels]'\n")
+        2, f"farod: error: {where}forecasters ets and sarimax need statsmodels: pip install 'farod[statsmodels]'\n")
 
 
 def test_farod_run_starts_decides_and_stops_in_dry_run(tmp_path):

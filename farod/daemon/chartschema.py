@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from farod import policies
+from farod import forecast, policies
 from farod.daemon.config import (ActuatorConfig, Config, IntervalsConfig, JobConfig, LeaderElectionConfig,
                                  PrometheusConfig, RayServeConfig, SafetyConfig, quota_amount_schema)
 
@@ -65,7 +65,7 @@ def chart_schema(current: dict) -> dict:
     _node(schema, ("quota", "resources"))["additionalProperties"] = quota_amount_schema()
     _node(schema, ("policy", "name")).update({"enum": list(policies.LIVE_NAMES)})
     _node(schema, ("logLevel",))["enum"] = field_schema(Config, "log_level")["enum"]
-    _node(schema, ("forecaster", "params"))["maxProperties"] = 0  # refused by the daemon: not applied
+    _node(schema, ("forecaster", "name"))["enum"] = ["default", *forecast.BACKTEST_MODELS]
     return schema
 
 

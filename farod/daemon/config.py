@@ -37,7 +37,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from farod.credentials import check_transport
-from farod.errors import FarodError
+from farod import forecast
+from farod.errors import FarodError, FieldError
 from farod.jobs import JobSpec, require_minimums_fit
 from farod.logs import LOG_LEVELS
 from farod.planfile import HOUR_MS, MAX_REPLICAS
@@ -122,13 +123,17 @@ class NamedConfig(Model):
 
 
 class ForecasterConfig(NamedConfig):
+    """The predictive policies' forecast model and its parameters (:mod:`farod.forecast`)."""
+
     name: text(max_length=63) = "default"
     params: dict[str, Any] = {}
 
     @model_validator(mode="after")
-    def _no_params(self):
-        if self.params:  # the policies build their forecasters by name only
-            raise fail("not applied: the forecast models take their defaults; leave it out", field="params")
+    def _model_takes_params(self):
+        try:
+            forecast.check(self.name, self.params)
+        except FieldError as exc:
+            raise fail(exc.problem, field=tuple(exc.field.split("."))) from None
         return self
 
 

@@ -83,13 +83,17 @@ def policy_params_for(config: Config, name: str) -> dict:
 
     ``intervals`` and ``forecaster`` are daemon-level settings; they become policy parameters only for
     policies whose parameters have those fields (a reactive policy has no forecaster), and never
-    override a value the configured policy's own ``params`` set.
+    override a value the configured policy's own ``params`` set. The ``forecaster`` section applies as
+    a whole (its parameters belong to its model): not at all where ``params`` names a forecaster.
     """
-    defaults = {"tick_interval_s": config.intervals.tick_s, "plan_interval_s": config.intervals.plan_s}
-    if config.forecaster.name != "default":
-        defaults["forecaster"] = config.forecaster.name
-    accepted = policies.parameter_names(name)
     own = dict(config.policy.params) if name == config.policy.name else {}
+    defaults = {"tick_interval_s": config.intervals.tick_s, "plan_interval_s": config.intervals.plan_s}
+    if not {"forecaster", "forecaster_params"} & set(own):
+        if config.forecaster.name != "default":
+            defaults["forecaster"] = config.forecaster.name
+        if config.forecaster.params:
+            defaults["forecaster_params"] = dict(config.forecaster.params)
+    accepted = policies.parameter_names(name)
     return {**{key: value for key, value in defaults.items() if key in accepted}, **own}
 
 

@@ -50,10 +50,12 @@ a job, so they are comparisons, not candidates for 100 jobs per decision.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from farod.errors import FarodError
+from farod.errors import FarodError, FieldError
 from farod.forecast.base import Forecaster
 from farod.forecast.baseline import LastValue, MovingAverage, Oracle
 from farod.forecast.seasonal import SeasonalRegression
@@ -67,18 +69,35 @@ MODELS: tuple[str, ...] = tuple(_CLASSES)
 BACKTEST_MODELS: tuple[str, ...] = tuple(name for name in MODELS if name != "oracle")
 DEFAULT_MODEL = "seasonal"
 
-__all__ = ["BACKTEST_MODELS", "DEFAULT_MODEL", "MODELS", "Forecaster", "create"]
+__all__ = ["BACKTEST_MODELS", "DEFAULT_MODEL", "MODELS", "Forecaster", "check", "create"]
 
 
 def create(name: str, *, train: np.ndarray | None = None, **params) -> Forecaster:
-    """A fresh forecaster for one job series; ``name`` is one of ``MODELS`` or ``"default"``."""
+    """A fresh forecaster for one job series; ``name`` is one of ``MODELS`` or ``"default"``.
+
+    A bad name or parameter raises :class:`~farod.errors.FieldError` on ``model`` or on the parameter.
+    """
     model = DEFAULT_MODEL if name == "default" else name
     cls = _CLASSES.get(model)
     if cls is None:
-        raise FarodError(f"model: unknown forecast model {name!r} (choose from default, {', '.join(MODELS)})")
+        raise FieldError("model", f"unknown forecast model {name!r} (choose from default, {', '.join(MODELS)})")
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "train"}
     unknown = sorted(set(params) - accepted)
     if unknown:
         choices = ", ".join(sorted(accepted)) or "none"
-        raise FarodError(f"{unknown[0]}: not a parameter of forecast model {model!r} (it takes: {choices})")
+        raise FieldError(unknown[0], f"not a parameter of forecast model {model!r} (it takes: {choices})")
     return cls(train=train, **params)
+
+
+def check(name: str, params: Mapping[str, Any]) -> None:
+    """Raise :class:`~farod.errors.FieldError` on ``name`` or ``params.<parameter>`` unless forecast model
+    ``name`` (one that forecasts, not the oracle) takes ``params``: what a ``{name, params}`` section of a
+    config is checked with before any forecaster is built."""
+    if name not in ("default", *BACKTEST_MODELS):
+        raise FieldError("name", f"unknown forecast model {name!r} (choose from default, {', '.join(BACKTEST_MODELS)})")
+    try:
+        create(name, **params)  # the models check their parameters; nothing is fitted without train
+    except FieldError as exc:
+        raise FieldError(f"params.{exc.field}", exc.problem) from None
+    except FarodError as exc:  # the model itself cannot run here (an extra not installed)
+        raise FieldError("name", str(exc)) from None

@@ -28,7 +28,8 @@ from typing import ClassVar
 import numpy as np
 from scipy import stats
 
-from farod.errors import FarodError
+from farod.errors import FarodError, FieldError
+from farod.schema import show
 
 # Fewer h-step errors than this and the empirical quantiles are noise: use Poisson spread instead.
 MIN_ERRORS = 30
@@ -145,10 +146,15 @@ class ErrorQuantiles:
         return point[None, :] + self._offsets[key]
 
 
+MAX_MINUTES = 7 * 1440  # any count of minutes (a window, a cadence, steps): up to a week
+
+
 def check_positive_int(name: str, value) -> int:
     """Validate a model parameter that counts minutes (window, refit cadence, ...)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise FarodError(f"{name}: must be a positive integer, got {value!r}")
+        raise FieldError(name, f"must be a positive integer, got {show(value)}")
+    if value > MAX_MINUTES:
+        raise FieldError(name, f"must be <= {MAX_MINUTES}, got {show(value)}")
     return int(value)
 
 

@@ -29,9 +29,10 @@ import numpy as np
 from scipy import stats
 from threadpoolctl import ThreadpoolController
 
-from farod.errors import FarodError
+from farod.errors import FarodError, FieldError
 from farod.forecast.base import Forecaster, check_positive_int, check_train
 from farod.forecast.baseline import MovingAverage
+from farod.schema import show
 
 if TYPE_CHECKING:
     from statsmodels.tsa.statespace.mlemodel import MLEModel
@@ -137,5 +138,5 @@ class Sarimax(StateSpace):
 
 def check_order(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= 5:
-        raise FarodError(f"{name}: must be an integer ARIMA order in 0..5, got {value!r}")
+        raise FieldError(name, f"must be an integer ARIMA order in 0..5, got {show(value)}")
     return int(value)

@@ -25,11 +25,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from farod import forecast
-from farod.errors import require
+from farod.errors import FieldError, require
 from farod.jobs import JobSpec
 from farod.policies.base import Decision, JobObservation, Observation
 from farod.policies.fallback import ReactiveFallback
@@ -47,6 +48,7 @@ class ForecastParams:
     step_s: float = 60.0  # one forecast step (the history's resolution)
     quantile: float = 0.5  # the forecast quantile the decision is sized for
     forecaster: str = ""  # a farod.forecast model name; empty: farod.forecast.DEFAULT_MODEL
+    forecaster_params: dict[str, Any] = dataclasses.field(default_factory=dict)  # its parameters, e.g. {window: 30}
 
     def __post_init__(self):
         require(self.plan_interval_s > 0, f"plan_interval_s must be > 0, got {self.plan_interval_s}")
@@ -55,6 +57,10 @@ class ForecastParams:
         require(self.horizon >= 1, f"horizon must be >= 1, got {self.horizon}")
         require(self.step_s > 0, f"step_s must be > 0, got {self.step_s}")
         require(0 < self.quantile < 1, f"quantile must be in (0, 1), got {self.quantile}")
+        try:
+            forecast.check(self.forecaster or forecast.DEFAULT_MODEL, self.forecaster_params)
+        except FieldError as exc:  # on "name" or "params.<parameter>"
+            raise FieldError("forecaster" if exc.field == "name" else f"forecaster_{exc.field}", exc.problem) from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +96,8 @@ class Predictive(Configured):
     def _forecaster(self, key: str, future: Mapping[str, np.ndarray] | None, train: np.ndarray | None):
         if future is not None:  # the oracle: the true counts, whatever forecaster was asked for
             return forecast.create("oracle", future=np.asarray(future[key], dtype=float))
-        return forecast.create(self.params.forecaster or forecast.DEFAULT_MODEL, train=train)
+        return forecast.create(self.params.forecaster or forecast.DEFAULT_MODEL, train=train,
+                               **self.params.forecaster_params)
 
     def react(self, observation: Observation) -> Decision:
         self._learn_service_times(observation)
