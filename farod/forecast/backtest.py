@@ -92,9 +92,9 @@ def backtest(
     if not np.isclose(levels, 0.5).any():
         levels = np.append(levels, 0.5)  # rmse and mape score the median
     jobs, minutes = counts.shape
-    starts = np.arange(context, minutes - horizon + 1)
-    if starts.size == 0:
+    if context + horizon > minutes:
         raise FarodError(f"--context/--horizon: {context} + {horizon} minutes do not fit in a {minutes}-minute trace")
+    starts = np.arange(context, minutes - horizon + 1)
     forecasts = np.empty((jobs, starts.size, levels.size, horizon))
     step_ms = np.empty((jobs, starts.size))
     for job in range(jobs):
