@@ -60,6 +60,7 @@ def run_daemon(args) -> int:
         with open(args.config, encoding="utf-8") as handle:
             return run_in_cluster(config, config_text=handle.read())
     daemon = Daemon(config)
+    daemon.stop_on_signals()
     daemon.start()
     daemon.wait()
     return 0

@@ -159,6 +159,7 @@ class InCluster:
 def run_in_cluster(config: Config, *, config_text: str | None = None) -> int:
     """``farod run`` with ``kubernetes.enabled``: until SIGTERM, then hand the Lease over."""
     in_cluster = InCluster(config, config_text=config_text)
+    in_cluster.daemon.stop_on_signals()
     in_cluster.start()
     try:
         in_cluster.daemon.wait()  # until SIGTERM; stops the daemon between decisions

@@ -218,10 +218,15 @@ class Daemon:
         if self.scheduler.running:
             self._schedule(policy)
 
-    def wait(self) -> None:
-        """Block until SIGTERM/SIGINT or :meth:`stop`; then stop cleanly between decisions."""
+    def stop_on_signals(self) -> None:
+        """From now on SIGTERM/SIGINT stop the daemon between decisions (call before :meth:`start`, so a
+        SIGTERM while starting does not kill the process mid-start)."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self._stopping.set())
+
+    def wait(self) -> None:
+        """Block until SIGTERM/SIGINT or :meth:`stop`; then stop cleanly between decisions."""
+        self.stop_on_signals()
         while not self._stopping.wait(0.5):
             pass
         self.stop()
