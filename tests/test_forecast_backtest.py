@@ -109,6 +109,9 @@ def test_seasonal_beats_the_moving_average_on_the_bundled_hour():
         (["--quantiles", "a"], "--quantiles: expected numbers in (0, 1)"),
         (["--context", "0"], "--context: must be a positive integer"),
         (["--context", "10", "--horizon", "5"], "--context/--horizon: 10 + 5 minutes do not fit"),
+        (["--context", "9" * 400], "minutes do not fit"),  # numpy refused to allocate the windows: a traceback
+        (["--horizon", "9" * 30], "minutes do not fit"),
+        (["--json", "{tiny_trace}/out.json"], "--json: cannot write"),  # before the backtest, not after it
         (["--train-days", "1-3"], "--train-days: needs --train"),
         (["--train-days", "x"], "--train-days: expected days like 1-8"),
         (["--plot", "p.png", "--job", "7"], "--job: must be in 0..1"),
@@ -116,6 +119,7 @@ def test_seasonal_beats_the_moving_average_on_the_bundled_hour():
     ],
 )
 def test_bad_flags_exit_2_with_one_line(tiny_trace, capsys, argv, message):
+    argv = [arg.replace("{tiny_trace}", str(tiny_trace)) for arg in argv]
     status, out, err = run_cli(capsys, "--trace", tiny_trace, *argv)
     assert status == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("farod: error: ") and message in err

@@ -16,7 +16,7 @@ import sys
 import time
 
 from farod import forecast
-from farod.cli.output import write_json
+from farod.cli.output import check_writable, write_json
 from farod.errors import FarodError
 from farod.forecast import backtest as backtesting
 from farod.forecast import train as training
@@ -47,6 +47,8 @@ def register(subparsers) -> None:
 
 def run_backtest(args) -> int:
     names = _model_names(args.model)
+    check_writable(args.json)
+    check_writable(args.plot, "--plot")
     trace = read_trace(args.trace, minutes=args.minutes)
     if args.plot and not 0 <= args.job < len(trace.keys):
         raise FarodError(f"--job: must be in 0..{len(trace.keys) - 1}, got {args.job}")

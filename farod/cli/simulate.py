@@ -20,7 +20,7 @@ import os
 import sys
 from importlib import resources
 
-from farod.cli.output import write_json
+from farod.cli.output import check_writable, write_json
 from farod.cli.progress import Progress
 from farod.errors import FarodError
 
@@ -108,6 +108,7 @@ def _run(args: argparse.Namespace, *, policies: list[str], cpus: list[float], se
     suite.check()
     json_path = args.json or (os.path.join(args.out, f"{name}.json") if args.out else None)
     terminal = sys.stderr if json_path == "-" else sys.stdout
+    check_writable(json_path)
     if args.out:
         _make_dir(args.out)
     results = []

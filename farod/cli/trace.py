@@ -16,6 +16,7 @@ import datetime
 import math
 import sys
 
+from farod.cli.output import check_writable
 from farod.errors import FarodError
 
 
@@ -103,6 +104,8 @@ def run_export(args: argparse.Namespace) -> int:
     if args.train_out and not (1 <= args.train_days <= MAX_TRAIN_DAYS and minutes <= 1440):
         raise FarodError(f"--train-days: 1 to {MAX_TRAIN_DAYS} earlier days of a window of at most a day")
     config = load_config(args.config)
+    check_writable(args.out, "--out")
+    check_writable(args.train_out, "--train-out")
     prom = config.prometheus
     client = PrometheusClient(url=prom.url, timeout_s=max(prom.timeout_s, EXPORT_TIMEOUT_S),
                               bearer_token_file=prom.bearer_token_file, tls_verify=prom.tls_verify,
