@@ -46,7 +46,7 @@ from farod.jobs import JobSpec
 from farod.policies.base import Policy
 from farod.policies.cilantro import Cilantro
 from farod.policies.fairshare import FairShare
-from farod.policies.faro import Faro, FaroParams, OracleParams
+from farod.policies.faro import Faro, FaroParams, OracleParams, SpreadParams
 from farod.policies.guards import Guarded, StepLimits
 from farod.policies.mark import Mark
 from farod.policies.params import parse
@@ -85,8 +85,8 @@ def _replay(*, jobs, params, recording, **_) -> Policy:
 
 _REGISTRY: dict[str, _Entry] = {
     "faro-sum": _Entry(FaroParams, _faro("sum")),
-    "faro-fair": _Entry(FaroParams, _faro("fair")),
-    "faro-fairsum": _Entry(FaroParams, _faro("fairsum")),
+    "faro-fair": _Entry(SpreadParams, _faro("fair")),
+    "faro-fairsum": _Entry(SpreadParams, _faro("fairsum")),
     "faro-penaltysum": _Entry(FaroParams, _faro("penaltysum")),
     "oracle": _Entry(OracleParams, _oracle, reads_future=True),
     "mark": _Entry(Mark.Params, _forecasting(Mark)),

@@ -20,7 +20,7 @@ reactive fallback adds a replica where the SLO keeps being missed (:mod:`farod.p
 Things the paper's implementation left on the table, which matter as much as the forecast:
 
 - **Plan for the forecast distribution, not one quantile** (``mode: expected``, the default of
-  ``sum`` and ``penaltysum``; ``fair`` and ``fairsum`` keep ``quantile``, measured worse). Each
+  ``sum`` and ``penaltysum``; ``fair`` and ``fairsum`` keep the earlier planner, :class:`SpreadParams`). Each
   job's utility is its expected utility over the forecast quantile levels ``expected_levels``
   (weighted by the probability each stands for, :func:`level_weights`); utility tables stay per job,
   so the exact knapsack still solves it exactly (:class:`farod.model.problem.PlanJob` scenarios).
@@ -84,7 +84,6 @@ from farod.policies.replan import Band, BandWatch
 # Objectives that penalize the spread between jobs: they may decline a replica that would widen it.
 _SPREAD_OBJECTIVES = ("fairsum",)
 MODES = ("quantile", "expected")
-_QUANTILE_OBJECTIVES = ("fair", "fairsum")  # planned for one quantile unless ``mode`` says otherwise
 
 
 def level_weights(levels) -> np.ndarray:
@@ -106,9 +105,7 @@ class FaroParams(ForecastParams):
     # "quantile": size the first solve for ``quantile``; "expected": maximize the expected utility over
     # ``expected_levels`` (each level weighs the probability between the midpoints to its neighbours).
     # (Defaults chosen by simulation on two days of traffic, see README.)
-    # Empty: "expected" for sum and penaltysum, "quantile" for fair and fairsum (under contention the
-    # expectation cost faro-fairsum 0.03 violation at 20 CPUs; the spread objectives keep the quantile).
-    mode: str = ""
+    mode: str = "expected"
     expected_levels: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
     # Early replanning (farod.policies.replan): replan when a job's request rate stays outside its
     # forecast band (quantiles ``replan_band``) for ``replan_after_s``; 0 turns it off.
@@ -124,7 +121,7 @@ class FaroParams(ForecastParams):
 
     def __post_init__(self):
         super().__post_init__()
-        require(self.mode in ("", *MODES), f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        require(self.mode in MODES, f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         require(all(0 < q < 1 for q in self.expected_levels)
                 and list(self.expected_levels) == sorted(set(self.expected_levels)) and self.expected_levels,
                 "expected_levels must be increasing and in (0, 1), got " + ",".join(map(str, self.expected_levels)))
@@ -145,6 +142,18 @@ class FaroParams(ForecastParams):
         require(self.startup_s >= 0, f"startup_s must be >= 0, got {self.startup_s}")
         require(0 < self.percentile < 100, f"percentile must be in (0, 100), got {self.percentile}")
         require(0 < self.max_rho < 1, f"max_rho must be in (0, 1), got {self.max_rho}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SpreadParams(FaroParams):
+    """``faro-fair`` and ``faro-fairsum`` keep the earlier planner by default. Measured for
+    ``faro-fairsum`` (5 seeds): the expectation cost another 0.02 violation at 16-20 CPUs on both days;
+    early replans with the change cost helped on day 10 at 20-36 CPUs but cost on day 9 at every quota
+    and on day 10 at 16 CPUs. Each can still be turned on."""
+
+    mode: str = "quantile"
+    replan_after_s: float = 0.0
+    change_cost: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -181,7 +190,6 @@ class Faro(Predictive):
         super().__init__(jobs=jobs, params=params, future=future, train=train)
         self.objective = objective
         self.name = name or f"faro-{objective}"
-        self.mode = params.mode or ("quantile" if objective in _QUANTILE_OBJECTIVES else "expected")
         self._watch = None if not params.replan_after_s else BandWatch(
             after_s=params.replan_after_s, min_interval_s=params.replan_min_interval_s,
             tick_s=params.tick_interval_s, step_s=params.step_s, below=params.replan_below)
@@ -215,7 +223,7 @@ class Faro(Predictive):
     def levels(self) -> list[tuple[float, ...]]:
         """The forecast levels of each solve in turn: the first (one quantile, or the expected levels),
         then one headroom quantile at a time above it."""
-        first = (self.params.quantile,) if self.mode == "quantile" else self.params.expected_levels
+        first = (self.params.quantile,) if self.params.mode == "quantile" else self.params.expected_levels
         return [first, *((q,) for q in self.params.headroom_quantiles if q > first[-1])]
 
     def quantiles(self) -> tuple[float, ...]:
