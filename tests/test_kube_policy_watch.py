@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pathlib
-import time
 
 import pytest
 import yaml
@@ -103,6 +102,8 @@ def test_unrelated_changes_do_not_reapply(kube, watcher):
     obj = kube.get_object("", "v1", "configmaps", "ml", "farod-config")
     obj["metadata"]["labels"] = {"touched": "yes"}
     kube.put_object("", "v1", "configmaps", "ml", obj)
-    wait_until(lambda: len(_events(kube)) == 1, timeout_s=5)
-    time.sleep(0.3)  # give a wrong re-apply the time to show up
-    assert watcher.generation == 1 and len(_events(kube)) == 1
+    # A real edit after it: watch events arrive in order, so a wrong re-apply would come first.
+    kube.put_object("", "v1", "configmaps", "ml", _configmap(EXAMPLE.replace("name: faro-fairsum", "name: aiad")))
+    wait_until(lambda: len(_events(kube)) >= 2, timeout_s=5)
+    assert watcher.current.policy.name == "aiad" and watcher.generation == 2
+    assert [event[0] for event in _events(kube)] == ["PolicyApplied"] * 2

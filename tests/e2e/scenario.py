@@ -18,12 +18,13 @@ The stack, all real and all on 127.0.0.1:
   then the reverse (2 and 0.25 Erlangs: the loaded job needs 3-4 replicas for its 1 s SLO). The rates
   are modest on purpose: on two shared cores Ray's HTTP proxy, not the replicas, limits throughput.
 
-While the load runs the scenario polls the dashboard for the deployments' targets. It asserts that
-the loaded deployment scaled up in each phase and the unloaded one came down, that the targets never
-exceeded the quota, that farod's metrics reached Prometheus and that farod stopped cleanly on SIGTERM,
-and prints ``E2E {json}`` as its last line. Any failed assertion exits non-zero. Last, it deletes
-``serve-cluster1`` under farod (a PUT without it) and checks that farod notices
-(``farod_signal_stale{signal="deployment"}`` in Prometheus), keeps running and leaves the job alone.
+While the load runs the scenario polls the dashboard for the deployments' targets (a timeline, and
+the last error of a failed poll). It asserts, from farod's decision log, that every decision's targets
+fit the quota, that the loaded deployment scaled up in each phase, that both deployments scaled down
+when the load left them; that farod's metrics reached Prometheus and that farod stopped cleanly on
+SIGTERM, and prints ``E2E {json}`` as its last line. Any failed assertion exits non-zero. Last, it
+deletes ``serve-cluster1`` under farod (a PUT without it) and checks that farod notices
+(``farod_signal_stale{signal="deployment"}`` in Prometheus), keeps deciding and leaves the job alone.
 """
 
 from __future__ import annotations
@@ -147,17 +148,20 @@ def run(stack: Stack, workdir: Path) -> dict:
                                       "--time-scale", str(TIME_SCALE), "--max-seconds", str(replay_s + 15),
                                       "--json", str(workdir / "loadgen.json")])
     load_started = time.monotonic()
-    timeline = []
+    timeline, poll_errors = [], {"count": 0, "last": None}
     while loadgen.poll() is None:
-        state = _read_quietly(ray, jobs)
-        if state:
+        try:
+            state = dict(ray.read(jobs))
             timeline.append({"t": round(time.monotonic() - load_started, 1),
                              **{key: [s.target_replicas, s.running_replicas] for key, s in state.items()}})
+        except Exception as exc:  # noqa: BLE001 - a busy dashboard skips one poll; the last error is reported
+            poll_errors = {"count": poll_errors["count"] + 1, "last": repr(exc)[:300]}
         time.sleep(2)
     if loadgen.returncode != 0:
         raise RuntimeError(f"loadgen failed: {(workdir / 'loadgen.log').read_text()[-2000:]}")
-    time.sleep(8)  # one more scrape and rule evaluation after the last requests
     _step("collecting results")
+    # After the last requests: wait for a scrape and a rule evaluation that show every series.
+    _poll(lambda: all(_query(f"{{__name__={name!r}}}") for name in FAROD_METRICS), timeout_s=30)
     series = {name: len(_query(f"{{__name__={name!r}}}")) for name in FAROD_METRICS}
     attainment = {f"{r['metric']['application']}/{r['metric']['deployment']}": round(float(r["value"][1]), 4)
                   for r in _query("application_deployment:ray_serve_http_requests_within_slo:ratio_rate5m")}
@@ -166,17 +170,44 @@ def run(stack: Stack, workdir: Path) -> dict:
     deleted_at = time.time()
     _request("PUT", f"{DASHBOARD}/api/serve/applications/", token, _serve_config(indexes=(0,)))
     stale = 'farod_signal_stale{application="serve-cluster1",deployment="classifier",signal="deployment"} == 1'
-    noticed = _poll(lambda: _query(stale), timeout_s=60)
-    time.sleep(12)  # a couple more ticks without the deployment
+    noticed, notice_error = _poll(lambda: _query(stale), timeout_s=60)
+
+    def without_it() -> list[dict]:
+        return [d for d in _decisions(farod_log) if d["now"] > deleted_at and "jobs" in d
+                and not d["jobs"][JOBS[1]]["present"]]
+
+    _poll(lambda: len(without_it()) >= 2, timeout_s=60)  # a couple of ticks without the deployment
     alive = farod.poll() is None
     farod.send_signal(signal.SIGTERM)
     farod_exit = farod.wait(timeout=60)
-    decisions = [json.loads(line) for line in farod_log.read_text().splitlines()
-                 if line.startswith("{") and '"event": "decision"' in line]
-    after = [d for d in decisions if d["now"] > deleted_at and "jobs" in d and not d["jobs"][JOBS[1]]["present"]]
-    deletion = {"noticed_in_prometheus": noticed, "farod_alive": alive, "decisions_after": len(after),
+    after = without_it()
+    deletion = {"noticed_in_prometheus": noticed, "last_query_error": notice_error, "farod_alive": alive,
+                "decisions_after": len(after),
                 "held": bool(after) and all(JOBS[1] not in d.get("targets", {}) for d in after)}
-    return _verdict(timeline, decisions, series, attainment, farod_exit, deletion, workdir)
+    before = [d for d in _decisions(farod_log) if d["now"] <= deleted_at]
+    return {**_verdict(timeline, before, series, attainment, farod_exit, deletion, workdir),
+            "dashboard_poll_errors": poll_errors}
+
+
+def _scaled_down(decisions: list[dict], key: str) -> bool:
+    """Some applied decision asked the cluster for fewer replicas of ``key`` than it had."""
+    for decision in decisions:
+        job = decision.get("jobs", {}).get(key)
+        if decision.get("applied") and job and job["target"] is not None and job["target"] < job["replicas"]:
+            return True
+    return False
+
+
+def _decisions(log: Path) -> list[dict]:
+    """The decision lines farod has written so far (a line still being written is skipped)."""
+    decisions = []
+    for line in log.read_text().splitlines():
+        if line.startswith("{") and '"event": "decision"' in line:
+            try:
+                decisions.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return decisions
 
 
 def _verdict(timeline, decisions, series, attainment, farod_exit, deletion, workdir) -> dict:
@@ -188,16 +219,20 @@ def _verdict(timeline, decisions, series, attainment, farod_exit, deletion, work
     peak_b = {key: max((row[key][0] for row in in_b if key in row), default=0) for key in JOBS}
     last = timeline[-1] if timeline else {}
     scaled_up = sorted(key for key in JOBS if peak[key] > INITIAL_REPLICAS)
-    scaled_down = sorted(key for key in JOBS if any(later[key][0] < earlier[key][0]
-                                                    for earlier, later in zip(timeline, timeline[1:])
-                                                    if key in earlier and key in later))
-    max_total = max((sum(row[key][0] for key in JOBS if key in row) for row in timeline), default=0)
+    # Every decision's targets are the whole allocation (re-asserted each tick), one CPU per replica.
+    allocations = [decision["targets"] for decision in decisions if decision.get("targets")]
+    scaled_down = sorted(key for key in JOBS if _scaled_down(decisions, key))
+    over = [allocation for allocation in allocations if sum(allocation.values()) > QUOTA_CPU]
+    max_total = max((sum(allocation.values()) for allocation in allocations), default=0)
     max_running = max((sum(row[key][1] for key in JOBS if key in row) for row in timeline), default=0)
     failures = []
     if not decisions:
         failures.append("farod logged no decision")
-    if max_total > QUOTA_CPU:
-        failures.append(f"targets reached {max_total} replicas, above the quota of {QUOTA_CPU}")
+    if over:
+        failures.append(f"{len(over)} decisions' targets exceeded the quota of {QUOTA_CPU}, e.g. {over[0]}")
+    for key in JOBS:
+        if key not in scaled_down:
+            failures.append(f"{key} never scaled down in farod's decisions")
     if peak_a[JOBS[0]] <= INITIAL_REPLICAS:
         failures.append(f"{JOBS[0]} never scaled up while it had the load (phase A peak {peak_a[JOBS[0]]})")
     if peak_b[JOBS[1]] <= INITIAL_REPLICAS:
@@ -284,28 +319,23 @@ def _step(message: str) -> None:
 
 
 def _wait(what: str, ready, *, timeout_s: float) -> None:
-    if not _poll(ready, timeout_s=timeout_s):
-        raise RuntimeError(f"{what} not ready after {timeout_s:g} s")
+    ok, error = _poll(ready, timeout_s=timeout_s)
+    if not ok:
+        raise RuntimeError(f"{what} not ready after {timeout_s:g} s (last error: {error})")
 
 
-def _poll(ready, *, timeout_s: float) -> bool:
-    """True as soon as ``ready()`` is truthy, False after ``timeout_s``; errors count as not yet."""
+def _poll(ready, *, timeout_s: float) -> tuple[bool, str | None]:
+    """(True as soon as ``ready()`` is truthy, False after ``timeout_s``) and the last error it raised."""
     deadline = time.monotonic() + timeout_s
+    error = None
     while time.monotonic() < deadline:
         try:
             if ready():
-                return True
-        except Exception:  # noqa: BLE001 - not up yet
-            pass
+                return True, error
+        except Exception as exc:  # noqa: BLE001 - not up yet: keep the reason for the report
+            error = repr(exc)[:300]
         time.sleep(1)
-    return False
-
-
-def _read_quietly(ray: RayServeActuator, jobs) -> dict:
-    try:
-        return dict(ray.read(jobs))
-    except Exception:  # noqa: BLE001 - a busy dashboard skips one poll
-        return {}
+    return False, error
 
 
 def _get(url: str) -> int:
