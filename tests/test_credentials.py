@@ -17,7 +17,7 @@ from farod.actuators.base import ActuationError
 from farod.actuators.rayserve import RayServeActuator
 from farod.daemon.config import parse_config
 from farod.errors import FarodError
-from farod.policies.base import JobSpec
+from farod.jobs import JobSpec
 from farod.signals.client import PrometheusClient, PrometheusUnavailable
 from http_fakes import AnswerServer, TrickleServer, self_signed_ca, server_tls, vector
 

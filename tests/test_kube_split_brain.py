@@ -23,8 +23,8 @@ from kube_support import put_rayservice
 
 from farod.actuators.base import ActuationError
 from farod.actuators.rayservice import RayServiceActuator
+from farod.jobs import JobSpec
 from farod.kube.leader import LeaderElector
-from farod.policies.base import JobSpec
 
 LEASE_S, RENEW_DEADLINE_S, RETRY_S, REQUEST_TIMEOUT_S = 2.0, 1.2, 0.25, 0.4
 WRITE_TIMEOUT_S = 0.3
