@@ -120,7 +120,7 @@ def test_validate_cli_ok_and_errors(tmp_path, capsys):
     # A policy parameter the policy does not know is caught before running, too.
     bad.write_text(yaml.safe_dump(with_("policy.params", {"upscale_delay": 3})))
     assert main(["validate", str(bad)]) == 2
-    assert capsys.readouterr().err.startswith("farod: error: policy aiad: unknown parameter 'upscale_delay'")
+    assert capsys.readouterr().err.startswith("farod: error: policy.params.upscale_delay: unknown parameter of aiad")
 
 
 def test_run_refuses_to_start_on_a_bad_config(tmp_path, capsys):

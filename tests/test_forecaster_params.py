@@ -78,3 +78,7 @@ def test_compare_policy_params_flag_carries_forecaster_params(capsys, tmp_path):
                  "--policy-params", '{"mark": {"forecaster": "ma", "forecaster_params": {"window": 0}}}'])
     err = capsys.readouterr().err
     assert code == 2 and err == "farod: error: policy mark: forecaster_params.window: must be a positive integer, got 0\n"
+    # The flag's errors name the policy (a daemon config names policy.params.<name> instead).
+    code = main(["compare", "--cpus", "32", "--policies", "mark", "--seeds", "1", "--minutes", "3",
+                 "--policy-params", '{"quantile": 2}'])
+    assert (code, capsys.readouterr().err) == (2, "farod: error: policy mark: quantile must be in (0, 1), got 2.0\n")

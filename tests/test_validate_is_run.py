@@ -28,7 +28,7 @@ def _validate(tmp_path, capsys, data=None, *, text=None):
     (with_("policy", {"name": "faro-sum", "params": {"step_s": 7}}),
      "policy.params.step_s: must divide a day (86400 s)"),
     (with_("policy", {"name": "faro-sum", "params": {"quantile": 2}}, base=FROM_RESOURCE_QUOTA),
-     "policy faro-sum: quantile must be in (0, 1)"),
+     "policy.params.quantile: must be in (0, 1), got 2.0"),
     (with_("prometheus.ca_file", "/nonexistent/ca.pem"), "prometheus.ca_file: no such file '/nonexistent/ca.pem'"),
     (with_("actuator.rayserve.ca_file", "/nonexistent/ca.pem"), "actuator.rayserve.ca_file: no such file"),
     (with_("intervals.plan_s", 1e300), "intervals.plan_s: must be <= 86400, got 1e+300"),
@@ -48,6 +48,21 @@ def _validate(tmp_path, capsys, data=None, *, text=None):
 ])
 def test_validate_refuses_what_run_could_not_start_with(tmp_path, capsys, data, message):
     code, error, _ = _validate(tmp_path, capsys, data)
+    assert code == 2 and error.startswith(message) and "\n" not in error, error
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"quantile": 2}, "policy.params.quantile: must be in (0, 1), got 2.0"),
+    ({"quantile": "abc"}, "policy.params.quantile: must be a number, got 'abc'"),
+    ({"quantil": 0.5}, "policy.params.quantil: unknown parameter of faro-sum (known: calibration_bounds, "),
+    ({"headroom_quantiles": [0.9, "x"]}, "policy.params.headroom_quantiles[1]: must be a number, got 'x'"),
+    ({"headroom_quantiles": [0.9, 0.8]}, "policy.params.headroom_quantiles: must be increasing"),
+    ({"max_scale_up": -1}, "policy.params.max_scale_up: must be >= 0, got -1"),
+    ({"forecaster": "ma", "forecaster_params": {"window": 0}},
+     "policy.params.forecaster_params.window: must be a positive integer, got 0"),
+])
+def test_policy_parameter_errors_name_their_config_path(tmp_path, capsys, params, message):
+    code, error, _ = _validate(tmp_path, capsys, with_("policy", {"name": "faro-sum", "params": params}))
     assert code == 2 and error.startswith(message) and "\n" not in error, error
 
 

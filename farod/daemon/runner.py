@@ -59,8 +59,9 @@ from farod.daemon.controller import Controller
 from farod.daemon.history import ArrivalHistory
 from farod.daemon.metrics import DaemonMetrics
 from farod.daemon.server import start_server
-from farod.errors import FarodError
+from farod.errors import FarodError, FieldError
 from farod.policies.base import Policy
+from farod.schema import path
 from farod.signals.prometheus import PrometheusSignals, PrometheusUnavailable
 
 # What a reload applies; a change of any other config field needs a restart.
@@ -73,9 +74,14 @@ def build_policy(config: Config, *, quota: Mapping[str, float],
     """The configured policy, with the daemon's cadence and forecaster filled in where it takes them.
 
     ``train`` is the earlier days of :class:`~farod.daemon.history.ArrivalHistory`, for the forecasters.
+    A bad parameter is reported on its config path (``policy.params.quantile``); the ``intervals`` and
+    ``forecaster`` values it fills in are checked by the config schema before.
     """
-    return policies.create(config.policy.name, jobs=config.jobs_by_key, quota=quota,
-                           params=policy_params_for(config, config.policy.name), train=train)
+    try:
+        return policies.create(config.policy.name, jobs=config.jobs_by_key, quota=quota,
+                               params=policy_params_for(config, config.policy.name), train=train)
+    except FieldError as exc:
+        raise FarodError(f"{path('policy', 'params', exc.field)}: {exc.problem}") from None
 
 
 def policy_params_for(config: Config, name: str) -> dict:

@@ -49,7 +49,7 @@ from farod.policies.fairshare import FairShare
 from farod.policies.faro import Faro, FaroParams, OracleParams, SpreadParams
 from farod.policies.guards import Guarded, StepLimits
 from farod.policies.mark import Mark
-from farod.policies.params import parse
+from farod.policies.params import parse, unknown_parameter
 from farod.policies.rayserve import RayServe
 from farod.policies.reactive import Aiad, Oneshot
 from farod.policies.replay import Recording, Replay
@@ -129,7 +129,7 @@ def create(
     known = parameter_names(name)
     for key in params:
         if key not in known:
-            raise FarodError(f"policy {name}: unknown parameter {key!r} (known: {', '.join(sorted(known))})")
+            raise unknown_parameter(name, key, known)
     limits = parse(name, StepLimits, {k: v for k, v in params.items() if k in _GUARD_PARAMS})
     policy_params = parse(name, entry.params_class, {k: v for k, v in params.items() if k not in _GUARD_PARAMS})
     if entry.reads_future:

@@ -10,7 +10,7 @@ Example::
     >>> parse("aiad", Params, {"upscale_delay": 45})
     Traceback (most recent call last):
     ...
-    farod.errors.FarodError: policy aiad: unknown parameter 'upscale_delay' (known: upscale_delay_s)
+    farod.errors.FieldError: policy aiad: unknown parameter 'upscale_delay' (known: upscale_delay_s)
 
 Parameters arrive from YAML, JSON or ``--param key=value`` flags, so strings are converted to the type of
 the field (pydantic's lax mode; a list of numbers may be one comma-separated string). Every number is
@@ -25,12 +25,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from farod.errors import FarodError
+from farod.errors import FarodError, FieldError
 from farod.jobs import JobSpec
 from farod.policies.base import Policy
 from farod.schema import DAY_S, validate
@@ -49,16 +49,38 @@ class Configured(Policy):
 
 
 def parse(policy: str, params_class: type[P], values: Mapping[str, Any] | None) -> P:
-    """Build ``params_class`` from ``values``; unknown names and bad values raise one FarodError line."""
+    """Build ``params_class`` from ``values``; unknown names and bad values raise one line naming the policy.
+
+    The error is a :class:`~farod.errors.FieldError` whose ``field`` is the parameter (``quantile``,
+    ``forecaster_params.window``), so a config file can report it under its own path instead.
+    """
     fields = {field.name for field in dataclasses.fields(params_class)}
     for name in values or {}:
         if name not in fields:
-            raise FarodError(f"policy {policy}: unknown parameter {name!r} (known: {', '.join(sorted(fields))})")
+            raise unknown_parameter(policy, name, fields)
     try:
         checked = validate(_schema(params_class), values or {})
         return params_class(**checked.model_dump(exclude_unset=True))
     except FarodError as exc:
-        raise FarodError(f"policy {policy}: {exc}") from None
+        raise FieldError(*_field_and_problem(exc, fields), f"policy {policy}: {exc}") from None
+
+
+def unknown_parameter(policy: str, name: str, known: Iterable[str]) -> FieldError:
+    choices = ", ".join(sorted(known))
+    return FieldError(name, f"unknown parameter of {policy} (known: {choices})",
+                      f"policy {policy}: unknown parameter {name!r} (known: {choices})")
+
+
+def _field_and_problem(exc: FarodError, fields: set[str]) -> tuple[str, str]:
+    """The schema says ``field: problem``; a ``__post_init__`` check says ``field problem``."""
+    if isinstance(exc, FieldError):
+        return exc.field, exc.problem
+    message = str(exc)
+    for separator in (": ", " "):
+        field, _, problem = message.partition(separator)
+        if field.split("[")[0] in fields:
+            return field, problem
+    return "", message
 
 
 @functools.cache
