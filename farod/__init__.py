@@ -3,7 +3,7 @@
 Layers, each importing only those below it::
 
     model      queueing latency, utility, allocation solver (pure numpy/scipy)
-    forecast   per-minute load forecasters (ets, sarimax: statsmodels)
+    forecast   per-minute load forecasters (statsmodels)
     policies   pure decision logic: observation in, desired replicas out
     signals    Prometheus readings          actuators   Ray Serve / RayService / dry-run
     daemon     the live control loop        sim         trace-driven simulator and suites

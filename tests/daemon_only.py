@@ -2,8 +2,8 @@
 
     python tests/daemon_only.py run --config farod.yaml
 
-A meta-path hook answers every import of numba, llvmlite, matplotlib, ray, aiohttp or statsmodels
-(and their submodules) the way a missing package does, so a command that needs one fails just as it would
+A meta-path hook answers every import of numba, llvmlite, matplotlib, ray or aiohttp (and their
+submodules) the way a missing package does, so a command that needs one fails just as it would
 after ``pip install farod``, and one that only might (an optional import) carries on.
 """
 

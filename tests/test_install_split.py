@@ -1,5 +1,5 @@
 """`pip install farod` is the daemon: every daemon command works without the extras' packages
-(numba, matplotlib, ray, aiohttp, statsmodels), and a command that needs one names the extra in one line.
+(numba, matplotlib, ray, aiohttp), and a command that needs one names the extra in one line.
 
 The commands run in subprocesses where those packages cannot be imported (tests/daemon_only.py);
 bench/install_size.py checks the same on a real install in a fresh virtualenv and measures its size.
@@ -37,11 +37,11 @@ def test_the_daemon_dependencies_leave_the_extras_out():
     names = {dep.split(">")[0].split("<")[0].split("[")[0].split("=")[0].strip().lower()
              for dep in project["dependencies"]}
     assert not names & set(EXTRAS), names & set(EXTRAS)
+    assert "statsmodels" in names  # the design's forecasting package: the daemon's forecasters fit with it
     extras = project["optional-dependencies"]
     assert {"numba", "matplotlib", "ray"} <= {dep.split(">")[0].split("[")[0] for dep in extras["sim"]}
     assert [dep.split(">")[0] for dep in extras["loadgen"]] == ["aiohttp"]
-    assert [dep.split(">")[0] for dep in extras["statsmodels"]] == ["statsmodels"]
-    assert "farod[sim,loadgen,statsmodels]" in extras["test"]  # make test installs .[test]: everything
+    assert "farod[sim,loadgen]" in extras["test"]  # make test installs .[test]: everything
 
 
 def test_version_comes_from_the_package_metadata():
@@ -55,6 +55,7 @@ def test_version_comes_from_the_package_metadata():
     ["validate", "config/farod.example.yaml"],
     ["plan", "--input", "examples/plan-10jobs.json", "--method", "exact"],
     ["forecast", "backtest", "--trace", DAY10, "--train", TRAIN, "--model", "seasonal", "--minutes", "60"],
+    ["forecast", "backtest", "--trace", DAY10, "--train", TRAIN, "--model", "ets", "--minutes", "30"],
 ])
 def test_daemon_commands_run_without_the_extras(args):
     result = farod(*args)
@@ -81,19 +82,6 @@ def test_explain_runs_without_the_extras():
     explained = farod("explain", "examples/decision-plan.jsonl")
     assert explained.returncode == 0, explained.stderr
     assert "decision 100-7 (plan" in explained.stdout and "->   3 replicas" in explained.stdout
-
-
-@pytest.mark.parametrize("args, where", [
-    (["forecast", "backtest", "--trace", DAY10, "--train", TRAIN, "--model", "ets", "--minutes", "30"], ""),
-    (["validate", "FAROD_YAML"], "forecaster.name: "),
-])
-def test_statsmodels_forecasters_name_their_extra_in_one_line(args, where, tmp_path):
-    config = yaml.safe_load((ROOT / "config" / "farod.example.yaml").read_text())
-    config["forecaster"] = {"name": "ets", "params": {}}
-    (tmp_path / "farod.yaml").write_text(yaml.safe_dump(config))
-    result = farod(*[str(tmp_path / "farod.yaml") if arg == "FAROD_YAML" else arg for arg in args])
-    assert (result.returncode, result.stderr) == (
-        2, f"farod: error: {where}forecasters ets and sarimax need statsmodels: pip install 'farod[statsmodels]'\n")
 
 
 def test_farod_run_starts_decides_and_stops_in_dry_run(tmp_path):

@@ -15,7 +15,7 @@ from importlib import metadata
 
 from farod.errors import FarodError
 
-# Subcommand modules, imported lazily so `farod plan` does not pay for Ray or the forecasters.
+# Subcommand modules, imported lazily so `farod plan` does not pay for Ray or statsmodels.
 COMMANDS = {
     "plan": "farod.cli.plan",
     "simulate": "farod.cli.simulate",
@@ -30,8 +30,7 @@ COMMANDS = {
 
 
 # Packages outside the daemon install, and the extra (pyproject.toml) that brings each.
-EXTRAS = {"numba": "sim", "llvmlite": "sim", "matplotlib": "sim", "ray": "sim", "aiohttp": "loadgen",
-          "statsmodels": "statsmodels"}
+EXTRAS = {"numba": "sim", "llvmlite": "sim", "matplotlib": "sim", "ray": "sim", "aiohttp": "loadgen"}
 
 
 class _Parser(argparse.ArgumentParser):

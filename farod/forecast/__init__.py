@@ -55,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from farod.errors import FarodError, FieldError
+from farod.errors import FieldError
 from farod.forecast.base import Forecaster
 from farod.forecast.baseline import LastValue, MovingAverage, Oracle
 from farod.forecast.seasonal import SeasonalRegression
@@ -99,5 +99,3 @@ def check(name: str, params: Mapping[str, Any]) -> None:
         create(name, **params)  # the models check their parameters; nothing is fitted without train
     except FieldError as exc:
         raise FieldError(f"params.{exc.field}", exc.problem) from None
-    except FarodError as exc:  # the model itself cannot run here (an extra not installed)
-        raise FieldError("name", str(exc)) from None

@@ -9,7 +9,7 @@ Example::
 Why this shape: the workloads repeat daily, but not equally. Some jobs follow yesterday's curve almost
 minute by minute, others only share a level, and some days are simply quieter. So the forecast for
 ``h`` minutes ahead is the 15-minute mean of today plus a linear correction fitted per job and per step
-(least squares) on four signals:
+(statsmodels OLS) on four signals:
 
 - the last minute, the 5-minute and the 60-minute means, each minus the 15-minute mean (momentum and
   mean reversion);
@@ -29,8 +29,11 @@ to learn from, and the model behaves as the 15-minute moving average (with its e
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
+from statsmodels.regression.linear_model import OLS
+from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 
 from farod.forecast.base import (
     ErrorQuantiles,
@@ -139,11 +142,12 @@ def fit_days(data: bytes, shape: tuple[int, int], steps: int) -> tuple[np.ndarra
         rows.append(regressors)
         targets.append(day[ends[:, None] + np.arange(steps)] - level[:, None])
     regressors, targets = np.concatenate(rows), np.concatenate(targets)
-    # Least squares through the pseudo-inverse (statsmodels OLS's method, singular values below 1e-15 of
-    # the largest dropped): flat earlier days (a job idle all week) make the regressors collinear, and
-    # the minimum-norm fit is what we want then.
-    coefficients = np.array([np.linalg.pinv(regressors[:, step], rcond=1e-15) @ targets[:, step]
-                             for step in range(steps)])
-    errors = np.column_stack([targets[:, step] - regressors[:, step] @ coefficients[step] for step in range(steps)])
+    with warnings.catch_warnings():
+        # Flat earlier days (a job idle all week) make the regressors collinear; OLS's pseudo-inverse
+        # still gives the minimum-norm fit, which is what we want, so the warning is only noise in logs.
+        warnings.simplefilter("ignore", SingularMatrixWarning)
+        fits = [OLS(targets[:, step], regressors[:, step]).fit() for step in range(steps)]
+    coefficients = np.array([fit.params for fit in fits])
+    errors = np.column_stack([fit.resid for fit in fits])
     coefficients.flags.writeable = errors.flags.writeable = False
     return coefficients, errors

@@ -21,29 +21,19 @@ gaps are missing observations the Kalman filter steps over, and the forecast int
 from __future__ import annotations
 
 import abc
-import importlib
 import warnings
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
+from statsmodels.tsa.statespace.exponential_smoothing import ExponentialSmoothing
+from statsmodels.tsa.statespace.mlemodel import MLEModel
+from statsmodels.tsa.statespace.sarimax import SARIMAX
 from threadpoolctl import ThreadpoolController
 
-from farod.errors import FarodError, FieldError
+from farod.errors import FieldError
 from farod.forecast.base import Forecaster, check_positive_int, check_train
 from farod.forecast.baseline import MovingAverage
 from farod.schema import show
-
-if TYPE_CHECKING:
-    from statsmodels.tsa.statespace.mlemodel import MLEModel
-
-
-def statsmodels_module(name: str):
-    """A statsmodels module: the `statsmodels` extra, which the daemon install (`pip install farod`) leaves out."""
-    try:
-        return importlib.import_module(f"statsmodels.{name}")
-    except ModuleNotFoundError:
-        raise FarodError("forecasters ets and sarimax need statsmodels: pip install 'farod[statsmodels]'") from None
 
 MIN_FIT_MINUTES = 30
 # The Kalman filter multiplies tiny matrices: BLAS threads only add overhead (10x on a busy machine).
@@ -64,7 +54,6 @@ class StateSpace(Forecaster):
         super().__init__()
         self.refit_every = check_positive_int("refit_every", refit_every)
         self.fit_window = check_positive_int("fit_window", fit_window)
-        statsmodels_module("tsa.statespace")  # refused at construction (validate), not at the first fit
         days = check_train(train)
         self._fallback = MovingAverage(train=days, window=15)
         self._params = None
@@ -118,8 +107,7 @@ class Ets(StateSpace):
     name = "ets"
 
     def _model(self, observations: np.ndarray) -> MLEModel:
-        smoothing = statsmodels_module("tsa.statespace.exponential_smoothing")
-        return smoothing.ExponentialSmoothing(observations, trend=True, damped_trend=True)
+        return ExponentialSmoothing(observations, trend=True, damped_trend=True)
 
 
 class Sarimax(StateSpace):
@@ -133,7 +121,7 @@ class Sarimax(StateSpace):
         super().__init__(train=train, refit_every=refit_every, fit_window=fit_window)
 
     def _model(self, observations: np.ndarray) -> MLEModel:
-        return statsmodels_module("tsa.statespace.sarimax").SARIMAX(observations, order=self.order)
+        return SARIMAX(observations, order=self.order)
 
 
 def check_order(name: str, value) -> int:
