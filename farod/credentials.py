@@ -2,9 +2,9 @@
 
 Example::
 
-    >>> session = api_session(url="https://prometheus.example:9090", setting="prometheus",
-    ...                       token_file="/var/run/secrets/kubernetes.io/serviceaccount/token", ca_file="ca.pem")
-    >>> session.get("https://prometheus.example:9090/api/v1/query", params={"query": "up"}, timeout=5)
+    session = api_session(url="https://prometheus.example:9090", setting="prometheus",
+                          token_file="/var/run/secrets/kubernetes.io/serviceaccount/token", ca_file="ca.pem")
+    session.get("https://prometheus.example:9090/api/v1/query", params={"query": "up"}, timeout=5)
 
 Credentials only ever come from files (a mounted Secret, the in-cluster service account token, Ray's
 ``~/.ray/auth_token``), never from a command line where ``ps`` shows them. The file is read at every

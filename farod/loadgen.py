@@ -2,11 +2,11 @@
 
 Example::
 
-    >>> trace = read_trace("trace.jsonl")
-    >>> arrivals = poisson_arrivals(trace, urls={"a/m": "http://127.0.0.1:8000/a"}, time_scale=6, seed=1)
-    >>> report = asyncio.run(replay(arrivals, max_seconds=60))
-    >>> report.jobs["a/m"].achieved_rps, report.jobs["a/m"].percentile_ms(99)
-    (11.8, 412.0)
+    trace = read_trace("trace.jsonl")
+    arrivals = poisson_arrivals(trace, urls={"a/m": "http://127.0.0.1:8000/a"}, time_scale=6, seed=1)
+    report = asyncio.run(replay(arrivals, max_seconds=60))
+    report.jobs["a/m"].achieved_rps, report.jobs["a/m"].percentile_ms(99)
+    # -> (11.8, 412.0)
 
 Within trace unit ``u`` (``trace.unit_s`` seconds, replayed in ``unit_s / time_scale`` wall seconds)
 job ``j`` receives a Poisson process of ``counts[j, u] * rate_scale`` requests: exponential gaps at

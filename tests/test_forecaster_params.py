@@ -77,7 +77,8 @@ def test_compare_policy_params_flag_carries_forecaster_params(capsys, tmp_path):
     code = main(["compare", "--cpus", "32", "--policies", "mark", "--seeds", "1", "--minutes", "3",
                  "--policy-params", '{"mark": {"forecaster": "ma", "forecaster_params": {"window": 0}}}'])
     err = capsys.readouterr().err
-    assert code == 2 and err == "farod: error: policy mark: forecaster_params.window: must be a positive integer, got 0\n"
+    assert (code, err) == (2, "farod: error: policy mark: forecaster_params.window: must be a positive integer, "
+                              "got 0\n")
     # The flag's errors name the policy (a daemon config names policy.params.<name> instead).
     code = main(["compare", "--cpus", "32", "--policies", "mark", "--seeds", "1", "--minutes", "3",
                  "--policy-params", '{"quantile": 2}'])

@@ -2,11 +2,11 @@
 
 Example::
 
-    >>> actuator = DryRunActuator()                     # no cluster: remembers its own targets
-    >>> actuator.apply({"a/m": 3}, jobs)
-    >>> actuator.read(jobs)["a/m"]
-    DeploymentState(target_replicas=3, running_replicas=3, autoscaling=False)
-    >>> DryRunActuator(reader=RayServeActuator(url=...))  # reads the real cluster, never writes it
+    actuator = DryRunActuator()                     # no cluster: remembers its own targets
+    actuator.apply({"a/m": 3}, jobs)
+    actuator.read(jobs)["a/m"]
+    # -> DeploymentState(target_replicas=3, running_replicas=3, autoscaling=False)
+    DryRunActuator(reader=RayServeActuator(url=...))  # reads the real cluster, never writes it
 
 Switching a new autoscaler on is a leap of faith; running it in dry-run next to the current one for
 a few days first shows in ``farod_target_replicas`` and the decision log what it *would* have done.

@@ -2,10 +2,10 @@
 
 Example::
 
-    >>> actuator = RayServeActuator(url="http://127.0.0.1:8265", bearer_token_file="~/.ray/auth_token")
-    >>> actuator.read(jobs)["serve-cluster0/classifier"]
-    DeploymentState(target_replicas=2, running_replicas=2, autoscaling=False)
-    >>> actuator.apply({"serve-cluster0/classifier": 3}, jobs)
+    actuator = RayServeActuator(url="http://127.0.0.1:8265", bearer_token_file="~/.ray/auth_token")
+    actuator.read(jobs)["serve-cluster0/classifier"]
+    # -> DeploymentState(target_replicas=2, running_replicas=2, autoscaling=False)
+    actuator.apply({"serve-cluster0/classifier": 3}, jobs)
 
 State comes from ``GET /api/serve/applications/``. Ray 2.60 has two ways to change a replica count
 and this actuator uses the one each application allows:

@@ -2,13 +2,13 @@
 
 Example::
 
-    >>> actuator = RayServiceActuator(api_client=connect(), namespace="ml", name="serving")
-    >>> actuator.read(jobs)["serve-cluster0/classifier"]
-    DeploymentState(target_replicas=2, running_replicas=2, autoscaling=False)
-    >>> actuator.apply({"serve-cluster0/classifier": 4}, jobs)
-    >>> rewrite_num_replicas("applications:\\n- name: a\\n  deployments:\\n  - name: m\\n    num_replicas: 2\\n",
-    ...                      {("a", "m"): 4})
-    'applications:\\n- name: a\\n  deployments:\\n  - name: m\\n    num_replicas: 4\\n'
+    actuator = RayServiceActuator(api_client=connect(), namespace="ml", name="serving")
+    actuator.read(jobs)["serve-cluster0/classifier"]
+    # -> DeploymentState(target_replicas=2, running_replicas=2, autoscaling=False)
+    actuator.apply({"serve-cluster0/classifier": 4}, jobs)
+    rewrite_num_replicas("applications:\\n- name: a\\n  deployments:\\n  - name: m\\n    num_replicas: 2\\n",
+                         {("a", "m"): 4})
+    # -> 'applications:\\n- name: a\\n  deployments:\\n  - name: m\\n    num_replicas: 4\\n'
 
 ``spec.serveConfigV2`` is a YAML *string* that people write by hand and keep in Git: comments,
 key order, quoting and indentation matter to them, and GitOps tools diff it byte for byte. Loading

@@ -2,11 +2,11 @@
 
 Example::
 
-    >>> controller = Controller(jobs=jobs, policy=policy, signals=signals, actuator=actuator,
-    ...                         metrics=DaemonMetrics(registry=CollectorRegistry()), quota=lambda: {"cpu": 8})
-    >>> record = controller.decide("plan")
-    >>> record["targets"]
-    {'serve-cluster0/classifier': 3, 'serve-cluster1/classifier': 2}
+    controller = Controller(jobs=jobs, policy=policy, signals=signals, actuator=actuator,
+                            metrics=DaemonMetrics(registry=CollectorRegistry()), quota=lambda: {"cpu": 8})
+    record = controller.decide("plan")
+    record["targets"]
+    # -> {'serve-cluster0/classifier': 3, 'serve-cluster1/classifier': 2}
 
 The controller has no thread and no timer of its own (the scheduler in :mod:`farod.daemon.runner`
 calls :meth:`Controller.decide`) and reads time only from the injected ``clock``, so every rule below

@@ -2,10 +2,10 @@
 
 Example::
 
-    >>> record = find_decision(read_decisions("farod.jsonl"), decision_id=None)  # the last plan
-    >>> rows = explain(record, spread=2)
-    >>> rows["serve-cluster0/classifier"][0]
-    {'replicas': 2, 'chosen': False, 'predicted_latency_ms': [2213.0, ...], 'utility': 0.41, 'objective': 8.9}
+    record = find_decision(read_decisions("farod.jsonl"), decision_id=None)  # the last plan
+    rows = explain(record, spread=2)
+    rows["serve-cluster0/classifier"][0]
+    # -> {'replicas': 2, 'chosen': False, 'predicted_latency_ms': [2213.0, ...], 'utility': 0.41, 'objective': 8.9}
 
 The daemon logs every input of a decision (``event="decision"`` lines of ``farod run``, the
 :class:`~farod.daemon.record.DecisionRecord`). A plan of Faro's policies carries the plan problem it

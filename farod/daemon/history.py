@@ -2,12 +2,12 @@
 
 Example::
 
-    >>> history = ArrivalHistory(signals=signals, jobs=jobs, hours=24, days=7)
-    >>> history.refresh(now=time.time())      # first call: backfill from the anchor; later: new minutes only
-    >>> history.train["serve-cluster0/classifier"].shape        # the 7 whole UTC days before today
-    (7, 1440)
-    >>> history.series["serve-cluster0/classifier"].size % 1440  # minutes since today's UTC midnight
-    1011
+    history = ArrivalHistory(signals=signals, jobs=jobs, hours=24, days=7)
+    history.refresh(now=time.time())      # first call: backfill from the anchor; later: new minutes only
+    history.train["serve-cluster0/classifier"].shape        # the 7 whole UTC days before today
+    # -> (7, 1440)
+    history.series["serve-cluster0/classifier"].size % 1440  # minutes since today's UTC midnight
+    # -> 1011
 
 Why a midnight: the default forecaster (``seasonal``) learns from earlier days of the job (``train``,
 days x steps of the daily window) and finds today's place in the day from the length of the history:

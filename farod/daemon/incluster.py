@@ -2,8 +2,8 @@
 
 Example::
 
-    >>> daemon = InCluster(load_config("/etc/farod/farod.yaml"), config_text=text).daemon
-    >>> run_in_cluster(config, config_text=text)      # what `farod run` does when kubernetes.enabled
+    daemon = InCluster(load_config("/etc/farod/farod.yaml"), config_text=text).daemon
+    run_in_cluster(config, config_text=text)      # what `farod run` does when kubernetes.enabled
 
 The daemon knows nothing about Kubernetes; it exposes hooks and this module fills them:
 

@@ -2,9 +2,9 @@
 
 Example::
 
-    >>> daemon = Daemon(load_config("farod.yaml"))
-    >>> daemon.start()          # HTTP endpoints + apscheduler jobs in background threads
-    >>> daemon.wait()           # until SIGTERM / SIGINT (or daemon.stop())
+    daemon = Daemon(load_config("farod.yaml"))
+    daemon.start()          # HTTP endpoints + apscheduler jobs in background threads
+    daemon.wait()           # until SIGTERM / SIGINT (or daemon.stop())
 
 Scheduling is apscheduler 3.x: a reactive tick every ``intervals.tick_s`` and, for predictive
 policies, a plan every ``intervals.plan_s`` (the first one at start, right after the history

@@ -2,10 +2,10 @@
 
 Example::
 
-    >>> server = start_server(host="127.0.0.1", port=0, registry=registry, ready=lambda: True)
-    >>> urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/readyz").status
-    200
-    >>> server.shutdown()
+    server = start_server(host="127.0.0.1", port=0, registry=registry, ready=lambda: True)
+    urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/readyz").status
+    # -> 200
+    server.shutdown()
 
 ``/healthz`` answers 200 as long as the process serves HTTP: a daemon that cannot reach Prometheus is
 not broken, restarting it would not help. ``/readyz`` follows the daemon (503 after a few missed

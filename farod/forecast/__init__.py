@@ -2,10 +2,10 @@
 
 Example::
 
-    >>> from farod import forecast
-    >>> forecaster = forecast.create("default", train=earlier_days)   # one per job
-    >>> forecaster.update(history)                # per-minute counts so far, oldest first
-    >>> forecaster.predict(7, [0.5, 0.9])         # (2, 7) request counts: median and 0.9 band
+    from farod import forecast
+    forecaster = forecast.create("default", train=earlier_days)   # one per job
+    forecaster.update(history)                # per-minute counts so far, oldest first
+    forecaster.predict(7, [0.5, 0.9])         # (2, 7) request counts: median and 0.9 band
 
 ``train`` holds earlier days of the same job, (days x minutes-of-window), aligned with ``history``:
 column t of a day is the same minute of the daily window as ``history[t]``.

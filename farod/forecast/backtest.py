@@ -2,10 +2,10 @@
 
 Example::
 
-    >>> trace = read_trace("farod/data/azure_twitter_10jobs_day10.jsonl")
-    >>> train = train_for(trace, read_train_csv(BUNDLED_CSV))   # farod.forecast.train: earlier days only
-    >>> run = backtest(trace.counts, "default", train=train, context=15, horizon=7, quantiles=[0.5, 0.9])
-    >>> run.summary()["rmse"]
+    trace = read_trace("farod/data/azure_twitter_10jobs_day10.jsonl")
+    train = train_for(trace, read_train_csv(BUNDLED_CSV))   # farod.forecast.train: earlier days only
+    run = backtest(trace.counts, "default", train=train, context=15, horizon=7, quantiles=[0.5, 0.9])
+    run.summary()["rmse"]
 
 For every job and every start minute t with ``context <= t <= T - horizon`` the forecaster is given the
 history before t (``update``, exactly as the simulator and the daemon call it: one forecaster per job,

@@ -2,10 +2,10 @@
 
 Example::
 
-    >>> forecaster = MovingAverage(window=15)          # one instance per job series
-    >>> forecaster.update(np.array([80.0, 95, np.nan, 90]))   # the whole per-minute history so far
-    >>> forecaster.predict(3, [0.5, 0.9]).shape         # request counts, quantiles x minutes
-    (2, 3)
+    forecaster = MovingAverage(window=15)          # one instance per job series
+    forecaster.update(np.array([80.0, 95, np.nan, 90]))   # the whole per-minute history so far
+    forecaster.predict(3, [0.5, 0.9]).shape         # request counts, quantiles x minutes
+    # -> (2, 3)
 
 Why one shape for all of them: the simulator and the daemon call ``update`` then ``predict`` for every
 job at every decision (300 s), with live data that has gaps, NaN, zeros and spikes and may be only a

@@ -2,9 +2,9 @@
 
 Example::
 
-    >>> forecaster = MovingAverage(window=15, train=earlier_days)
-    >>> forecaster.update(history)
-    >>> forecaster.predict(7, [0.5, 0.9])     # flat median, 0.9 band from the rule's own past errors
+    forecaster = MovingAverage(window=15, train=earlier_days)
+    forecaster.update(history)
+    forecaster.predict(7, [0.5, 0.9])     # flat median, 0.9 band from the rule's own past errors
 
 ``last`` is the floor every model must beat (docs/cli.md) and ``ma`` the reactive baseline the
 issue measures against (a 15-minute mean). Their quantiles come from the h-step errors the same rule

@@ -2,9 +2,9 @@
 
 Example::
 
-    >>> forecaster = SeasonalRegression(train=days_1_to_9)    # (days x minutes-of-window) of this job
-    >>> forecaster.update(today_so_far)                          # fitting happened above, not here
-    >>> forecaster.predict(7, [0.5, 0.9])
+    forecaster = SeasonalRegression(train=days_1_to_9)    # (days x minutes-of-window) of this job
+    forecaster.update(today_so_far)                          # fitting happened above, not here
+    forecaster.predict(7, [0.5, 0.9])
 
 Why this shape: the workloads repeat daily, but not equally. Some jobs follow yesterday's curve almost
 minute by minute, others only share a level, and some days are simply quieter. So the forecast for

@@ -2,9 +2,9 @@
 
 Example::
 
-    >>> forecaster = Ets(train=earlier_days, refit_every=60)
-    >>> forecaster.update(history)            # filters at fixed parameters; a full fit once an hour
-    >>> forecaster.predict(7, [0.5, 0.9])      # mean +- z * standard error from get_forecast
+    forecaster = Ets(train=earlier_days, refit_every=60)
+    forecaster.update(history)            # filters at fixed parameters; a full fit once an hour
+    forecaster.predict(7, [0.5, 0.9])      # mean +- z * standard error from get_forecast
 
 Why the cadence: a maximum-likelihood fit costs 0.2-0.5 s, the decision loop has 10 ms per job. The
 parameters of a day's load change slowly, the state (level, trend) every minute, so the model is

@@ -2,9 +2,9 @@
 
 Example::
 
-    >>> trace = read_trace("farod/data/azure_twitter_10jobs_day10.jsonl")
-    >>> train = train_for(trace, read_train_csv(BUNDLED_CSV))   # per job: (days x minutes), days 1..9
-    >>> forecaster = forecast.create("default", train=train[0])
+    trace = read_trace("farod/data/azure_twitter_10jobs_day10.jsonl")
+    train = train_for(trace, read_train_csv(BUNDLED_CSV))   # per job: (days x minutes), days 1..9
+    forecaster = forecast.create("default", train=train[0])
 
 The CSV (``job_idx, series, day, sample, m0, m1, ...``) holds one daily window per row; ``sample`` 0 is
 the real series, the others noisy re-samplings that are not used. Job k of a trace is ``job_idx k mod

@@ -2,8 +2,8 @@
 
 Example::
 
-    >>> api_client = connect()                      # in a pod: the mounted service account
-    >>> api_client = connect(kubeconfig="~/.kube/config")
+    api_client = connect()                      # in a pod: the mounted service account
+    api_client = connect(kubeconfig="~/.kube/config")
 
 Inside a pod the service-account token, CA and namespace are mounted files
 (``/var/run/secrets/kubernetes.io/serviceaccount``); the client re-reads the token when it rotates.

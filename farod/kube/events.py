@@ -2,11 +2,11 @@
 
 Example::
 
-    >>> recorder = EventRecorder(api_client=api_client, namespace="ml", instance="farod-7c9d-x2")
-    >>> recorder.post(regarding=rayservice_ref("ml", "serving"), reason="PolicyApplied",
-    ...               note="policy faro-fairsum", action="Reload")
-    >>> scaling = ScalingEvents(recorder=recorder, regarding=rayservice_ref("ml", "serving"))
-    >>> scaling.observe(before={"a/m": 2}, after={"a/m": 4}, quota_used={"cpu": 1.0})   # ScaledUp, QuotaSaturated
+    recorder = EventRecorder(api_client=api_client, namespace="ml", instance="farod-7c9d-x2")
+    recorder.post(regarding=rayservice_ref("ml", "serving"), reason="PolicyApplied",
+                  note="policy faro-fairsum", action="Reload")
+    scaling = ScalingEvents(recorder=recorder, regarding=rayservice_ref("ml", "serving"))
+    scaling.observe(before={"a/m": 2}, after={"a/m": 4}, quota_used={"cpu": 1.0})   # ScaledUp, QuotaSaturated
 
 Two kinds of aggregation keep ``kubectl get events`` readable. :class:`ScalingEvents` speaks only when
 something changed -- the daemon re-asserts its targets every tick, which is not news -- and puts all

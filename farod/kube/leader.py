@@ -2,12 +2,12 @@
 
 Example::
 
-    >>> elector = LeaderElector(api_client=api_client, namespace="farod", lease_name="farod",
-    ...                         identity=os.environ["POD_NAME"])
-    >>> elector.start()              # a thread: acquire or renew every retry_period_s
-    >>> elector.is_leader            # the daemon actuates only when True, else runs as dry-run
-    >>> elector.may_write(5.0)       # right before a write: still leader for the write's whole timeout
-    >>> elector.stop()               # releases the Lease: a successor takes over within seconds
+    elector = LeaderElector(api_client=api_client, namespace="farod", lease_name="farod",
+                            identity=os.environ["POD_NAME"])
+    elector.start()              # a thread: acquire or renew every retry_period_s
+    elector.is_leader            # the daemon actuates only when True, else runs as dry-run
+    elector.may_write(5.0)       # right before a write: still leader for the write's whole timeout
+    elector.stop()               # releases the Lease: a successor takes over within seconds
 
 Why not ``kubernetes.leaderelection``: it blocks its caller, has no release on stop and no
 injectable clock. The algorithm is client-go's. A candidate never trusts another process's clock:

@@ -2,11 +2,11 @@
 
 Example::
 
-    >>> watcher = PolicyWatcher(api_client=api_client, namespace="ml", name="farod-config",
-    ...                         key="farod.yaml", parse=parse_config_text, events=recorder,
-    ...                         on_apply=daemon.reload, initial=config, initial_text=mounted_text)
-    >>> watcher.start()
-    >>> config = watcher.current          # the last good config
+    watcher = PolicyWatcher(api_client=api_client, namespace="ml", name="farod-config",
+                            key="farod.yaml", parse=parse_config_text, events=recorder,
+                            on_apply=daemon.reload, initial=config, initial_text=mounted_text)
+    watcher.start()
+    config = watcher.current          # the last good config
 
 Why watch the API rather than the mounted file: a ConfigMap mounted with ``subPath`` never updates,
 and a plain mount updates after the kubelet's sync period, up to minutes later. A watch sees the edit

@@ -2,9 +2,9 @@
 
 Example::
 
-    >>> read_resource_quota(api_client=api_client, namespace="ml", name="compute-quota",
-    ...                     managed_selector="ray.io/is-ray-node=yes")
-    {'cpu': 28.5, 'gpu': 4.0, 'memory': 103079215104.0}
+    read_resource_quota(api_client=api_client, namespace="ml", name="compute-quota",
+                        managed_selector="ray.io/is-ray-node=yes")
+    # -> {'cpu': 28.5, 'gpu': 4.0, 'memory': 103079215104.0}
 
 The ResourceQuota's hard ``requests.cpu``, ``requests.nvidia.com/gpu`` and ``requests.memory`` (or
 their short forms ``cpu``, ``memory``) cap what every pod in the namespace requests together. farod

@@ -2,10 +2,10 @@
 
 Example::
 
-    >>> recording = Recording(unit_s=60, replicas={"a/m": np.array([2, 3, np.nan, 5])})
-    >>> policy = Replay(jobs=jobs, recording=recording, params=ReplayParams())
-    >>> policy.react(Observation(now=130, jobs={}, quota={"cpu": 8})).replicas
-    {'a/m': 3}
+    recording = Recording(unit_s=60, replicas={"a/m": np.array([2, 3, np.nan, 5])})
+    policy = Replay(jobs=jobs, recording=recording, params=ReplayParams())
+    policy.react(Observation(now=130, jobs={}, quota={"cpu": 8})).replicas
+    # -> {'a/m': 3}
 
 ``farod compare`` puts it beside every policy, so the table answers "how would farod have done on my
 traffic, against what I run today?" on the same requests and metrics. At ``now`` it asks for the count

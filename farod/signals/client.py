@@ -2,13 +2,13 @@
 
 Example::
 
-    >>> client = PrometheusClient(url="https://prometheus.example:9090", bearer_token_file="token", ca_file="ca.pem")
-    >>> client.instant("up", at=time.time())
-    [({'__name__': 'up', 'job': 'ray'}, 1.0)]
-    >>> series = client.range_query('sum by (application) (increase(ray_serve_num_router_requests_total[60s]))',
-    ...                             start=t0, end=t0 + 7 * 86400, step_s=60, progress=lambda done, total: ...)
-    >>> series[0].labels, series[0].values.shape
-    ({'application': 'serve-cluster0'}, (10081,))
+    client = PrometheusClient(url="https://prometheus.example:9090", bearer_token_file="token", ca_file="ca.pem")
+    client.instant("up", at=time.time())
+    # -> [({'__name__': 'up', 'job': 'ray'}, 1.0)]
+    series = client.range_query('sum by (application) (increase(ray_serve_num_router_requests_total[60s]))',
+                                start=t0, end=t0 + 7 * 86400, step_s=60, progress=lambda done, total: ...)
+    series[0].labels, series[0].values.shape
+    # -> ({'application': 'serve-cluster0'}, (10081,))
 
 The queries go through ``PrometheusConnect`` (``custom_query``, ``custom_query_range``) on the session
 of :func:`farod.credentials.api_session`: the bearer token is an ``auth`` hook, so the token file is

@@ -2,12 +2,12 @@
 
 Example::
 
-    >>> source = PrometheusSignals(url="http://127.0.0.1:9090", window_s=30)
-    >>> signals = source.read(jobs, now=time.time())
-    >>> signals["serve-cluster0/classifier"].readings["request_rate"]
-    Reading(value=12.4, status='ok')
-    >>> source.arrivals(jobs, start=time.time() // 60 * 60 - 120, steps=3)["serve-cluster0/classifier"]
-    array([731., 702., 688.])
+    source = PrometheusSignals(url="http://127.0.0.1:9090", window_s=30)
+    signals = source.read(jobs, now=time.time())
+    signals["serve-cluster0/classifier"].readings["request_rate"]
+    # -> Reading(value=12.4, status='ok')
+    source.arrivals(jobs, start=time.time() // 60 * 60 - 120, steps=3)["serve-cluster0/classifier"]
+    # -> array([731., 702., 688.])
 
 Why the care: the daemon acts on these numbers, and "no data" must never look like "no load" -- a
 rate of zero would shrink a job to its minimum. So a query that returns no series for a job is

@@ -2,9 +2,9 @@
 
 Example::
 
-    >>> from farod.sim import Scenario, run
-    >>> scenario = Scenario(trace=read_trace(path), quota={"cpu": 32}, seed=42)
-    >>> run(scenario, farod.policies.create("aiad", jobs=scenario.jobs, quota=scenario.quota)).record
+    from farod.sim import Scenario, run
+    scenario = Scenario(trace=read_trace(path), quota={"cpu": 32}, seed=42)
+    run(scenario, farod.policies.create("aiad", jobs=scenario.jobs, quota=scenario.quota)).record
 
 Modules, one concept each:
 

@@ -2,10 +2,10 @@
 
 Example::
 
-    >>> cluster = Cluster(state=state, jobs=[job_spec], quota={"cpu": 4}, timing=Timing())
-    >>> cluster.set_targets({0: 6})            # job 0 asks 6; the quota holds 4 one-CPU pods
-    >>> cluster.reconcile(now=0.0); cluster.alive(0), len(cluster.pods)
-    (4, 4)
+    cluster = Cluster(state=state, jobs=[job_spec], quota={"cpu": 4}, timing=Timing())
+    cluster.set_targets({0: 6})            # job 0 asks 6; the quota holds 4 one-CPU pods
+    cluster.reconcile(now=0.0); cluster.alive(0), len(cluster.pods)
+    # -> (4, 4)
 
 It models Ray Serve on a KubeRay cluster limited by a Kubernetes ResourceQuota, because that is where
 an autoscaler's decision meets reality:

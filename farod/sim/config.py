@@ -1,30 +1,15 @@
 """Simulation parameters: defaults are the Faro evaluation setting; any of them can come from a file.
 
-Example (``sim.yaml``, every key optional)::
+Example (``config/sim.example.yaml`` in the repository sets every key; all of them are optional)::
 
-    service: {shape: 0.4225, loc_ms: 79.3, scale_ms: 68.6}   # shifted lognormal, per request
-    profiled_service_ms: 180       # what the policies are told; default (absent or null): the true mean
-    proxy: {shape: 0.4808, loc_ms: 3.49, scale_ms: 0.99}      # on the request and again on the response
-    slo_ms: 720
-    resources: {cpu: 1}            # per replica, hence per worker pod
-    quota: {memory_gib: 64}        # extra quota resources; the CPU quota comes from --cpus
-    hot_start_s: 3
-    cold_start_s: 35
-    reap_idle_s: 30
-    queue_cap: 50                  # requests waiting at a deployment before it rejects
-    max_ongoing: 4                 # requests assigned to one replica at once
-    fidelity: farod                # or artifact: the Faro artifact's request path (farod.sim.fidelity),
-    grant_order: round_robin       # ... with every one of its settings also settable on its own
-    jobs:                          # per job (trace key "application/deployment"): mixed models
-      serve-cluster3/classifier: {service: {shape: 0.3, loc_ms: 300, scale_ms: 100}, slo_ms: 2000}
+    >>> config = load_config("config/sim.example.yaml")
+    >>> config.job("serve-cluster3/classifier").slo_ms, config.job("serve-cluster0/classifier").slo_ms
+    (2000.0, 720.0)
 
 ``service`` is what the simulated replicas draw; ``profiled_service_ms`` is the service time the
 policies are given in their :class:`JobSpec` (a live deployment's profile). The two are separate so a
 miscalibrated profile can be studied: the Faro artifact told its policies 180 ms while its replicas
 drew a mean of 154.3 ms. A per-job ``profiled_service_ms`` overrides the global one.
-
->>> load_config("sim.yaml").job("serve-cluster3/classifier").slo_ms
-2000.0
 
 A shifted lognormal with ``shape: 0`` is the constant ``loc_ms + scale_ms`` (handy for checks by
 hand). Every error names the field, e.g. ``config.jobs.a/m.service.shape: must be >= 0, got -1``.

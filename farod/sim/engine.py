@@ -2,10 +2,10 @@
 
 Example::
 
-    >>> scenario = Scenario(trace=read_trace(path, minutes=30), quota={"cpu": 32}, seed=42)
-    >>> policy = farod.policies.create("aiad", jobs=scenario.jobs, quota=scenario.quota)
-    >>> run(scenario, policy).record["slo_violation_rate"]
-    0.071...
+    scenario = Scenario(trace=read_trace(path, minutes=30), quota={"cpu": 32}, seed=42)
+    policy = farod.policies.create("aiad", jobs=scenario.jobs, quota=scenario.quota)
+    run(scenario, policy).record["slo_violation_rate"]
+    # -> 0.071...
 
 The loop is the scheduler a live deployment has, on simulated time: ``policy.plan`` every
 ``plan_interval_s`` and ``policy.react`` every ``tick_interval_s``, both from t=0 (plan first). Between

@@ -2,9 +2,9 @@
 
 Example::
 
-    >>> state = KernelState.allocate(rates=np.full((1, 2), 5.0), unit_s=60.0, seed=42, ...)
-    >>> start_replica(state, job=0, ready_at=0.0, now=0.0)
-    >>> advance(state, t_end=10.0)      # simulate every job up to t=10 s, no policy involved
+    state = KernelState.allocate(rates=np.full((1, 2), 5.0), unit_s=60.0, seed=42, ...)
+    start_replica(state, job=0, ready_at=0.0, now=0.0)
+    advance(state, t_end=10.0)      # simulate every job up to t=10 s, no policy involved
 
 Why compiled: a 6-hour, 10-job run is about 2.5 million requests, each several events; a Python
 event loop spends minutes on that, a numba loop a second. Only the per-request work lives here.

@@ -2,10 +2,10 @@
 
 Example::
 
-    >>> print(table(records))
-    policy        cpus  seeds  violation  lost util  p99 ms  dropped  avg replicas  actions/h  decision ms  plan ms
-    aiad            32      1      0.095       1.71    4214    11175          31.4       12.3         0.02      nan
-    >>> bar_chart(records, "out/compare.png"); timeline_figure(result.timeline, "out/timeline-aiad.png", title="aiad")
+    print(table(records))
+    # -> policy        cpus  seeds  violation  lost util  p99 ms  dropped  avg replicas  actions/h  decision ms  plan ms
+    #    aiad            32      1      0.095       1.71    4214    11175          31.4       12.3         0.02      nan
+    bar_chart(records, "out/compare.png"); timeline_figure(result.timeline, "out/timeline-aiad.png", title="aiad")
 
 Rows are (policy, quota) in the order given, each the mean over its seeds; the ``replay`` policy's row
 reads ``replay (what you ran)`` (its records keep the name ``replay``). ``actions/h`` is the churn

@@ -2,10 +2,10 @@
 
 Example::
 
-    >>> suite = Suite(trace=read_trace(path), policies=["aiad", "faro-sum"], cpus=[32, 36], seeds=[42])
-    >>> suite.check()                                   # bad names, params or quotas fail before any run
-    >>> for result in execute(suite, workers=2):        # yields RunResults as runs finish
-    ...     print(result.record["policy"], result.record["slo_violation_rate"])
+    suite = Suite(trace=read_trace(path), policies=["aiad", "faro-sum"], cpus=[32, 36], seeds=[42])
+    suite.check()                                   # bad names, params or quotas fail before any run
+    for result in execute(suite, workers=2):        # yields RunResults as runs finish
+        print(result.record["policy"], result.record["slo_violation_rate"])
 
 Runs are independent and deterministic, so they are simply spread over processes: a
 :mod:`multiprocessing` pool on this machine (``workers``), or Ray tasks on an existing cluster

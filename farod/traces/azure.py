@@ -2,10 +2,10 @@
 
 Example::
 
-    >>> days = [f"invocations_per_function_md.anon.d{n:02d}.csv" for n in range(1, 11)]
-    >>> imported = import_azure_functions(days, window=(540, 900), functions=10)
-    >>> imported.keys[0], imported.trace.shape, sorted(imported.train)[:2]
-    ('fn0/9d9bd6ab0c2b', (10, 360), [1, 2])
+    days = [f"invocations_per_function_md.anon.d{n:02d}.csv" for n in range(1, 11)]
+    imported = import_azure_functions(days, window=(540, 900), functions=10)
+    imported.keys[0], imported.trace.shape, sorted(imported.train)[:2]
+    # -> ('fn0/9d9bd6ab0c2b', (10, 360), [1, 2])
 
 Each file is one day (``HashOwner,HashApp,HashFunction,Trigger`` then invocations in minutes
 ``1..1440``); the day is the ``dNN`` of its name. The last day is the trace, the earlier days its

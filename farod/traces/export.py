@@ -2,10 +2,10 @@
 
 Example::
 
-    >>> client = PrometheusClient(url="http://127.0.0.1:9090")
-    >>> export = export_minutes(client, jobs, start=1_764_000_000, minutes=360)
-    >>> export.counts.shape, int(export.gaps.sum())
-    ((2, 360), 3)
+    client = PrometheusClient(url="http://127.0.0.1:9090")
+    export = export_minutes(client, jobs, start=1_764_000_000, minutes=360)
+    export.counts.shape, int(export.gaps.sum())
+    # -> ((2, 360), 3)
 
 Counts come from Ray Serve's raw router counter (farod's recording rules may not have existed back
 then), exactly: per series, the counter's value at every minute boundary (the last sample at or before

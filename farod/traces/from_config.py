@@ -2,9 +2,9 @@
 
 Example::
 
-    >>> setup = from_daemon_config("farod.yaml", trace)
-    >>> setup.trace.keys, setup.sim_config["jobs"]["a/m"]["slo_ms"], setup.cpus, setup.policy
-    (['a/m'], 500.0, 8.0, 'faro-fairsum')
+    setup = from_daemon_config("farod.yaml", trace)
+    setup.trace.keys, setup.sim_config["jobs"]["a/m"]["slo_ms"], setup.cpus, setup.policy
+    # -> (['a/m'], 500.0, 8.0, 'faro-fairsum')
 
 The daemon config is read by the daemon's own reader (its jobs, quota, policy and forecaster sections,
 so every check a live start makes on them applies), then turned into the simulator's config schema
