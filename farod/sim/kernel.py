@@ -13,8 +13,10 @@ Python (:mod:`farod.sim.cluster`, :mod:`farod.sim.engine`), which calls :func:`a
 tick to the next and edits replicas between calls with :func:`start_replica`/:func:`remove_replica`.
 
 The compiled functions take the whole state as one :class:`Arrays` named tuple (numba compiles a
-named tuple to a struct; the helpers are inlined into the loop, so ``s.replica_i`` costs about what a
-positional argument did).
+named tuple to a struct). The helpers are inlined into :func:`_advance`, which runs without numba's
+reference counting (``_nrt=False``: it allocates nothing, its scratch request lives in ``Arrays``), so
+reading ``s.replica_i`` in the request loop costs no atomic increment -- about twice as fast as
+counting references for every array the loop touches.
 
 Jobs do not interact between two ticks (they only share the quota, which moves at ticks), so
 :func:`advance` simulates them one after the other, each with its own small event heap.
@@ -101,6 +103,7 @@ class Arrays(NamedTuple):
     out_unit: np.ndarray  # (N,) int16 (int32 for very long traces) arrival unit,
     out_latency: np.ndarray  # (N,) float32 latency in s (+inf: rejected)
     out_count: np.ndarray  # (1,) int64 filled length of the out_* arrays
+    request: np.ndarray  # (4,) the request being delivered (scratch)
 
 
 @dataclasses.dataclass
@@ -159,6 +162,7 @@ class KernelState:
             out_unit=np.zeros(expected_requests, dtype=np.int16 if units <= np.iinfo(np.int16).max else np.int32),
             out_latency=np.zeros(expected_requests, dtype=np.float32),
             out_count=np.zeros(1, dtype=np.int64),
+            request=np.zeros(4),
         ))
         for job in range(jobs):
             _draw_next(state.arrays, job, 0.0, 0)
@@ -497,13 +501,13 @@ def _leave_transit(s, job, request):
     s.job_i[job, TRANSIT] = count
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, _nrt=False)
 def _advance(s, t_end):
     """Run every job to ``t_end``; returns True (early) when the output arrays are full."""
     job_f, job_i, heap_time, heap_slot, transit = s.job_f, s.job_i, s.heap_time, s.heap_slot, s.transit
     next_request, out_count, replica_i, arrivals = s.next_request, s.out_count, s.replica_i, s.arrivals
     capacity = s.out_latency.shape[0]
-    request = np.empty(4)
+    request = s.request
     for job in range(s.rates.shape[0]):
         while True:
             t_heap = heap_time[job, 0] if job_i[job, HEAP_SIZE] > 0 else np.inf
