@@ -146,15 +146,15 @@ class ErrorQuantiles:
         return point[None, :] + self._offsets[key]
 
 
-MAX_MINUTES = 7 * 1440  # any count of minutes (a window, a cadence, steps): up to a week
+MAX_MINUTES = 7 * 1440  # a model parameter counting minutes (a window, a cadence, steps): up to a week
 
 
-def check_positive_int(name: str, value) -> int:
-    """Validate a model parameter that counts minutes (window, refit cadence, ...)."""
+def check_positive_int(name: str, value, *, most: int | None = None) -> int:
+    """Validate a count of minutes (a model's window, refit cadence, ...; ``most``: its upper bound)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise FieldError(name, f"must be a positive integer, got {show(value)}")
-    if value > MAX_MINUTES:
-        raise FieldError(name, f"must be <= {MAX_MINUTES}, got {show(value)}")
+    if most is not None and value > most:
+        raise FieldError(name, f"must be <= {most}, got {show(value)}")
     return int(value)
 
 

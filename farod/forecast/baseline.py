@@ -20,6 +20,7 @@ from scipy import stats
 
 from farod.errors import FarodError
 from farod.forecast.base import (
+    MAX_MINUTES,
     ErrorQuantiles,
     Forecaster,
     check_positive_int,
@@ -55,7 +56,7 @@ class MovingAverage(Forecaster):
 
     def __init__(self, *, train: np.ndarray | None = None, window: int = 15):
         super().__init__()
-        self.window = check_positive_int("window", window)
+        self.window = check_positive_int("window", window, most=MAX_MINUTES)
         days = check_train(train)
         self._train_errors = (
             np.concatenate([moving_average_errors(day, self.window) for day in days])

@@ -36,6 +36,7 @@ from statsmodels.regression.linear_model import OLS
 from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 
 from farod.forecast.base import (
+    MAX_MINUTES,
     ErrorQuantiles,
     Forecaster,
     check_positive_int,
@@ -85,7 +86,7 @@ class SeasonalRegression(Forecaster):
 
     def __init__(self, *, train: np.ndarray | None = None, steps: int = 7):
         super().__init__()
-        self.steps = check_positive_int("steps", steps)
+        self.steps = check_positive_int("steps", steps, most=MAX_MINUTES)
         days = check_train(train)
         self._fallback = MovingAverage(train=days, window=LEVEL_WINDOW)
         usable = days is not None and days.shape[0] >= 2 and days.shape[1] >= MIN_TRAIN_MINUTES

@@ -31,7 +31,7 @@ from statsmodels.tsa.statespace.sarimax import SARIMAX
 from threadpoolctl import ThreadpoolController
 
 from farod.errors import FieldError
-from farod.forecast.base import Forecaster, check_positive_int, check_train
+from farod.forecast.base import MAX_MINUTES, Forecaster, check_positive_int, check_train
 from farod.forecast.baseline import MovingAverage
 from farod.schema import show
 
@@ -52,8 +52,8 @@ class StateSpace(Forecaster):
 
     def __init__(self, *, train: np.ndarray | None = None, refit_every: int = 60, fit_window: int = 240):
         super().__init__()
-        self.refit_every = check_positive_int("refit_every", refit_every)
-        self.fit_window = check_positive_int("fit_window", fit_window)
+        self.refit_every = check_positive_int("refit_every", refit_every, most=MAX_MINUTES)
+        self.fit_window = check_positive_int("fit_window", fit_window, most=MAX_MINUTES)
         days = check_train(train)
         self._fallback = MovingAverage(train=days, window=15)
         self._params = None
