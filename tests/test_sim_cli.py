@@ -58,6 +58,8 @@ def test_quota_below_the_minimums(capsys, tiny_trace):
     [
         (["--cpus", "abc"], "argument --cpus: not a number"),
         (["--cpus", "4", "--seeds", "1,x"], "argument --seeds: not an integer"),
+        (["--cpus", "4", "--seeds", "1,-1"], "argument --seeds: a seed is an integer from 0 to 4294967295, got '-1'"),
+        (["--cpus", "4", "--seeds", "9" * 400], "argument --seeds: a seed is an integer from 0"),
         (["--cpus", "4", "--minutes", "0"], "argument --minutes: must be a positive integer"),
         (["--cpus", "4", "--policy-params", "[1]"], "argument --policy-params: must be a JSON object"),
         (["--cpus", "4", "--policy-params", '{"aiad": {"nope": 1}}'], "unknown parameter 'nope'"),

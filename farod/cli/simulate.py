@@ -35,7 +35,7 @@ def register(subparsers) -> None:
     simulate = subparsers.add_parser("simulate", help="simulate one policy on a trace")
     simulate.add_argument("--cpus", type=_positive_number, required=True, help="CPU quota")
     simulate.add_argument("--policy", required=True, help="policy name (an unknown name lists the known ones)")
-    simulate.add_argument("--seed", type=_integer, default=42)
+    simulate.add_argument("--seed", type=_seed, default=42)
     _common(simulate)
     simulate.set_defaults(handler=run_simulate)
 
@@ -45,7 +45,7 @@ def register(subparsers) -> None:
     compare.add_argument("--policies", type=_list_of(str), default=None,
                          help="e.g. fairshare,aiad,faro-sum (an unknown name lists the known ones); default with "
                               "--from-config: its policy, and replay when the trace records replicas")  # fmt: skip
-    compare.add_argument("--seeds", type=_list_of(_integer), default=_list_of(_integer)(DEFAULT_SEEDS),
+    compare.add_argument("--seeds", type=_list_of(_seed), default=_list_of(_seed)(DEFAULT_SEEDS),
                          help=f"one run per seed (default {DEFAULT_SEEDS})")  # fmt: skip
     _common(compare)
     compare.set_defaults(handler=run_compare)
@@ -246,11 +246,21 @@ def _positive_number(text: str) -> float:
     return value
 
 
+MAX_SEED = 2**32 - 1
+
+
 def _integer(text: str) -> int:
     try:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def _seed(text: str) -> int:
+    value = _integer(text)
+    if not 0 <= value <= MAX_SEED:  # numpy's generators take no negative seed
+        raise argparse.ArgumentTypeError(f"a seed is an integer from 0 to {MAX_SEED}, got {text!r}")
+    return value
 
 
 def _positive_integer(text: str) -> int:
