@@ -133,6 +133,7 @@ def test_policy_configmap_is_a_valid_farod_config(values_file):
     assert config.kubernetes.policy_configmap_name == _policy_configmap(docs)["metadata"]["name"]
     assert config.kubernetes.leader_election.lease_name == "farod"
     assert config.actuator.kind == "rayservice" and config.actuator.rayservice.namespace == "ml"
+    assert config.prometheus.namespace == "ml"  # the RayService's series only, not equal names elsewhere
     if values_file:
         assert len(config.jobs) == 10 and config.quota == {"cpu": 32.0}
         assert config.policy.name == "faro-fairsum" and dict(config.policy.params) == {"quantile": 0.6}

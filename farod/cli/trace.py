@@ -112,11 +112,12 @@ def run_export(args: argparse.Namespace) -> int:
                               ca_file=prom.ca_file, allow_insecure_http=prom.allow_insecure_http)  # fmt: skip
     keys = [job.key for job in config.jobs]
     try:
-        export = _fetch(client, config.jobs, start, minutes, "export")
+        export = _fetch(client, config.jobs, start, minutes, "export", namespace=prom.namespace)
         _report_gaps(keys, export, start, args.max_gap_fraction)
         days = {}
         for back in range(args.train_days if args.train_out else 0, 0, -1):
-            day = _fetch(client, config.jobs, start - back * 86400, minutes, f"train day -{back}", measures=False)
+            day = _fetch(client, config.jobs, start - back * 86400, minutes, f"train day -{back}", measures=False,
+                         namespace=prom.namespace)
             if not day.gaps.all():
                 days[args.train_days - back + 1] = day
     except PrometheusUnavailable as exc:

@@ -86,6 +86,9 @@ class PrometheusConfig(Model):
     window_s: number(gt=0, le=3600) = 30.0  # span of rate/latency readings; Ray publishes every ~10 s
     stale_after_s: number(gt=0, le=DAY_S) = 60.0  # a job whose newest sample is older than this is stale
     misses_before_unready: integer(ge=1, le=1000) = 3  # consecutive failed decisions before /readyz fails
+    # Only series with this namespace label (the RayService's, under kube-prometheus-stack): equal
+    # application/deployment names in other namespaces stay out. None: every series Prometheus has.
+    namespace: text(max_length=63, optional=True) = None
 
 
 class RayServeConfig(Model):

@@ -120,7 +120,8 @@ def build_signals(config: Config) -> PrometheusSignals:
     return PrometheusSignals(url=prometheus.url, window_s=prometheus.window_s, stale_after_s=prometheus.stale_after_s,
                              timeout_s=prometheus.timeout_s, bearer_token_file=prometheus.bearer_token_file,
                              tls_verify=prometheus.tls_verify, ca_file=prometheus.ca_file,
-                             allow_insecure_http=prometheus.allow_insecure_http, use_recording_rules=prometheus.use_recording_rules)
+                             allow_insecure_http=prometheus.allow_insecure_http, use_recording_rules=prometheus.use_recording_rules,
+                             namespace=prometheus.namespace)
 
 
 class Daemon:

@@ -43,6 +43,7 @@ is :class:`~farod.signals.client.PrometheusClient`; anything unusable raises
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 
 import numpy as np
@@ -59,8 +60,27 @@ SIGNALS = ("request_rate", "p99_latency_ms", "mean_latency_ms", "ongoing_request
 # replica counts also come from the actuator, which asks the cluster itself).
 REQUIRED_SIGNALS = ("request_rate",)
 
-_ROUTER_REQUESTS = '{__name__=~"ray_serve_num_router_requests(_total)?"}'
-_BY_JOB = "application, deployment"
+_ROUTER_REQUESTS = 'ray_serve_num_router_requests(_total)?'
+# Series are grouped by namespace too, so a raw query's series carry the same labels as the recording
+# rules' (which keep namespace) and `rule or raw` returns one series per job, not both.
+_BY_JOB = "namespace, application, deployment"
+_BY_APP = "namespace, application"
+
+
+def selector(metric: str, namespace: str | None = None) -> str:
+    """A PromQL selector of ``metric`` (a regex when it has one, for the router counter's two names),
+    limited to ``namespace`` when one is given."""
+    matchers = [f"namespace={json.dumps(namespace)}"] if namespace else []
+    if "(" in metric:
+        return "{" + ", ".join([f'__name__=~"{metric}"', *matchers]) + "}"
+    return metric + ("{" + ", ".join(matchers) + "}" if matchers else "")
+
+
+def router_requests(namespace: str | None = None) -> str:
+    """Ray Serve's router request counter (named with or without ``_total`` across Ray versions)."""
+    return selector(_ROUTER_REQUESTS, namespace)
+
+
 @dataclasses.dataclass(frozen=True)
 class Reading:
     value: float | None
@@ -85,22 +105,26 @@ class JobSignals:
         return reading.value if reading.ok else None
 
 
-def queries(*, window_s: float, use_recording_rules: bool) -> dict[str, str]:
-    """PromQL per signal, each returning one series per (application, deployment) or per application."""
+def queries(*, window_s: float, use_recording_rules: bool, namespace: str | None = None) -> dict[str, str]:
+    """PromQL per signal, each returning one series per (application, deployment) or per application,
+    every selector limited to ``namespace`` when one is given."""
     w = f"{int(round(window_s))}s"
     processing_w = f"{int(round(max(window_s, 60.0)))}s"
+
+    def over(metric: str, window: str = w) -> str:
+        return f"{selector(metric, namespace)}[{window}]"
+
     raw = {
-        "request_rate": f"sum by ({_BY_JOB}) (rate({_ROUTER_REQUESTS}[{w}]))",
-        "p99_latency_ms": f"histogram_quantile(0.99, sum by (application, le) "
-                          f"(rate(ray_serve_http_request_latency_ms_bucket[{w}])))",
-        "mean_latency_ms": f"sum by (application) (rate(ray_serve_http_request_latency_ms_sum[{w}])) / "
-                           f"sum by (application) (rate(ray_serve_http_request_latency_ms_count[{w}]))",
-        "ongoing_requests": f"sum by ({_BY_JOB}) (avg_over_time(ray_serve_replica_processing_queries[{w}])) + "
-                            f"sum by ({_BY_JOB}) (avg_over_time(ray_serve_deployment_queued_queries[{w}]))",
-        "running_replicas": f"sum by ({_BY_JOB}) (max_over_time(ray_serve_deployment_replica_healthy[{w}]))",
-        "processing_time_ms": f"sum by ({_BY_JOB}) (rate(ray_serve_deployment_processing_latency_ms_sum"
-                              f"[{processing_w}])) / sum by ({_BY_JOB}) "
-                              f"(rate(ray_serve_deployment_processing_latency_ms_count[{processing_w}]))",
+        "request_rate": f"sum by ({_BY_JOB}) (rate({router_requests(namespace)}[{w}]))",
+        "p99_latency_ms": f"histogram_quantile(0.99, sum by ({_BY_APP}, le) "
+                          f"(rate({over('ray_serve_http_request_latency_ms_bucket')})))",
+        "mean_latency_ms": f"sum by ({_BY_APP}) (rate({over('ray_serve_http_request_latency_ms_sum')})) / "
+                           f"sum by ({_BY_APP}) (rate({over('ray_serve_http_request_latency_ms_count')}))",
+        "ongoing_requests": f"sum by ({_BY_JOB}) (avg_over_time({over('ray_serve_replica_processing_queries')})) + "
+                            f"sum by ({_BY_JOB}) (avg_over_time({over('ray_serve_deployment_queued_queries')}))",
+        "running_replicas": f"sum by ({_BY_JOB}) (max_over_time({over('ray_serve_deployment_replica_healthy')}))",
+        "processing_time_ms": f"sum by ({_BY_JOB}) (rate({over('ray_serve_deployment_processing_latency_ms_sum', processing_w)})) / "
+                              f"sum by ({_BY_JOB}) (rate({over('ray_serve_deployment_processing_latency_ms_count', processing_w)}))",
     }
     if not use_recording_rules:
         return raw
@@ -111,7 +135,8 @@ def queries(*, window_s: float, use_recording_rules: bool) -> dict[str, str]:
         "running_replicas": "application_deployment:ray_serve_deployment_replica_healthy:sum",
         "processing_time_ms": "application_deployment:ray_serve_deployment_processing_latency_ms:mean1m",
     }
-    return {name: f"({rules[name]}) or ({expr})" if name in rules else expr for name, expr in raw.items()}
+    return {name: f"({selector(rules[name], namespace)}) or ({expr})" if name in rules else expr
+            for name, expr in raw.items()}
 
 
 class PrometheusSignals:
@@ -129,16 +154,18 @@ class PrometheusSignals:
         ca_file: str | None = None,
         allow_insecure_http: bool = False,
         use_recording_rules: bool = True,
+        namespace: str | None = None,
     ):
         self.client = PrometheusClient(url=url, timeout_s=timeout_s, bearer_token_file=bearer_token_file,
                                        tls_verify=tls_verify, ca_file=ca_file, allow_insecure_http=allow_insecure_http)
         self.window_s = window_s
         self.stale_after_s = stale_after_s
-        self._queries = queries(window_s=window_s, use_recording_rules=use_recording_rules)
+        self.namespace = namespace
+        self._queries = queries(window_s=window_s, use_recording_rules=use_recording_rules, namespace=namespace)
 
     def read(self, jobs: Mapping[str, JobSpec], *, now: float) -> dict[str, JobSignals]:
         """Every signal of every job at ``now``; raises :class:`PrometheusUnavailable`."""
-        ages = self._by_job(f"time() - max by ({_BY_JOB}) (timestamp({_ROUTER_REQUESTS}))", now=now)
+        ages = self._by_job(f"time() - max by ({_BY_JOB}) (timestamp({router_requests(self.namespace)}))", now=now)
         by_job = {name: self._by_job(expr, now=now) for name, expr in self._queries.items()}
         signals = {}
         for key, job in jobs.items():
@@ -157,7 +184,7 @@ class PrometheusSignals:
 
         NaN where Prometheus has no sample (a job with no series is all NaN): a gap is not zero load.
         """
-        expr = f"sum by ({_BY_JOB}) (increase({_ROUTER_REQUESTS}[{int(step_s)}s]))"
+        expr = f"sum by ({_BY_JOB}) (increase({router_requests(self.namespace)}[{int(step_s)}s]))"
         series = self.client.range_query(expr, start=start, end=start + (steps - 1) * step_s, step_s=step_s)
         by_job = {(s.labels.get("application"), s.labels.get("deployment")): s.values for s in series}
         return {key: by_job.get((job.application, job.deployment), np.full(steps, np.nan)).copy()

@@ -12,7 +12,7 @@ then), exactly: per series, the counter's value at every minute boundary (the la
 it) from a range query on the one-minute grid; a minute's count is the difference between its end and its start, and a counter that
 went down was reset and counts from 0 (Prometheus' ``increase`` at minute resolution, without its
 extrapolation). A series counts for a minute only when it has a sample within the minute before each
-boundary (one query, :data:`FRESH_COUNTER`); a job minute that no series counts is a **gap**: never zero, filled by interpolation, counted
+boundary (one query, :func:`fresh_counter`); a job minute that no series counts is a **gap**: never zero, filled by interpolation, counted
 and reported. The other measures (running replicas, p99, mean processing time) are the daemon's raw
 signal queries over one minute, evaluated at each minute's end, and stay NaN where Prometheus has none.
 Queries go in chunks of at most a day, a few at once, with ``progress(done, total)`` after each.
@@ -28,13 +28,17 @@ import numpy as np
 
 from farod.jobs import JobSpec
 from farod.signals.client import PrometheusClient
-from farod.signals.prometheus import _ROUTER_REQUESTS as ROUTER_COUNTER  # the daemon's selector, one copy
-from farod.signals.prometheus import queries
+from farod.signals.prometheus import queries, router_requests  # the daemon's selectors, one copy
 
-# Per series, its last sample at or before each boundary if there is one within the minute before it
-# (59.999 s: a sample exactly a minute old belongs to the boundary before). timestamp() would say the
-# same, but Prometheus evaluates it far more slowly.
-FRESH_COUNTER = f"last_over_time({ROUTER_COUNTER}[59s999ms])"
+
+
+def fresh_counter(namespace: str | None = None) -> str:
+    """Per series, its last sample at or before each boundary if there is one within the minute before it
+    (59.999 s: a sample exactly a minute old belongs to the boundary before). timestamp() would say the
+    same, but Prometheus evaluates it far more slowly."""
+    return f"last_over_time({router_requests(namespace)}[59s999ms])"
+
+
 CHUNK_MINUTES = 1440
 PARALLEL_QUERIES = 3
 MEASURE_SIGNALS = {"replicas": "running_replicas", "p99_ms": "p99_latency_ms", "processing_ms": "processing_time_ms"}
@@ -58,20 +62,22 @@ class Export:
 
 
 def export_minutes(client: PrometheusClient, jobs: Sequence[JobSpec], *, start: int, minutes: int,
-                   measures: bool = True, progress: Callable[[int, int], None] | None = None) -> Export:  # fmt: skip
-    """The counts (and, with ``measures``, the other fields) of ``jobs`` for ``minutes`` from ``start``.
+                   measures: bool = True, progress: Callable[[int, int], None] | None = None,
+                   namespace: str | None = None) -> Export:  # fmt: skip
+    """The counts (and, with ``measures``, the other fields) of ``jobs`` for ``minutes`` from ``start``,
+    from the series of ``namespace`` only when one is given.
 
     The queries run :data:`PARALLEL_QUERIES` at a time, so Prometheus evaluates one while farod parses
     another; progress is reported in the order they finish.
     """
     chunks = [(first, min(first + CHUNK_MINUTES, minutes)) for first in range(0, minutes, CHUNK_MINUTES)]
-    raw = queries(window_s=60.0, use_recording_rules=False)
+    raw = queries(window_s=60.0, use_recording_rules=False, namespace=namespace)
     names = ["counts", *(MEASURE_SIGNALS if measures else ())]
     fields = {name: np.full((len(jobs), minutes), np.nan) for name in names}
 
     def fetch(name: str, first: int, last: int) -> None:
         if name == "counts":  # boundaries from the chunk's start: one more point than minutes
-            found = client.range_query(FRESH_COUNTER, start=start + first * 60, end=start + last * 60, step_s=60.0)
+            found = client.range_query(fresh_counter(namespace), start=start + first * 60, end=start + last * 60, step_s=60.0)
             fields[name][:, first:last] = _increases(jobs, found, width=last - first)
         else:  # each minute's measure is read at its end
             found = client.range_query(raw[MEASURE_SIGNALS[name]], start=start + (first + 1) * 60,
