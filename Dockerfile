@@ -2,14 +2,16 @@
 # uid 10001 on a read-only root filesystem with the config mounted at /etc/farod.
 #   docker build -t registry.example.com/ml/farod:0.1.0 . && docker push registry.example.com/ml/farod:0.1.0
 #   docker run -v $PWD/config:/etc/farod farod --config /etc/farod/farod.example.yaml
-# The daemon only (`pip install .`, no extras): no Ray, numba or matplotlib in the image
-# (bench/install_size.py measures what it installs).
+# The daemon only (`pip install .`, no extras): no Ray, numba or matplotlib in the image. The install
+# step (docker/install-daemon.sh) writes no bytecode or pip cache and drops the libraries' bundled test
+# suites; bench/install_size.py runs the same script and measures what it leaves.
 
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY farod ./farod
-RUN pip install --no-cache-dir --prefix=/install .
+COPY docker/install-daemon.sh ./docker/
+RUN sh docker/install-daemon.sh /install
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -48,8 +48,14 @@ def test_entrypoint_is_farod_run_with_the_charts_config_path():
 
 
 def test_image_installs_the_daemon_without_extras():
-    installs = [arg for op, arg in _instructions() if op == "RUN" and "pip install" in arg]
-    assert installs, "no pip install in the Dockerfile"
-    for command in installs:
-        target = command.split()[-1]
-        assert target == ".", f"the image installs {target!r}: the daemon is `.` without extras"
+    """The build stage runs docker/install-daemon.sh (what bench/install_size.py measures) on `.`."""
+    instructions = _instructions()
+    assert not [arg for op, arg in instructions if op == "RUN" and "pip install" in arg], "pip outside the script"
+    assert ("COPY", "docker/install-daemon.sh ./docker/") in instructions
+    assert "docker" not in (ROOT / ".dockerignore").read_text().split()
+    runs = [arg.split() for op, arg in instructions if op == "RUN" and "install-daemon.sh" in arg]
+    assert runs == [["sh", "docker/install-daemon.sh", "/install"]]  # no SOURCE argument: the default, `.`
+    script = (ROOT / "docker" / "install-daemon.sh").read_text().splitlines()
+    assert "source=${2:-.}" in script
+    [pip] = [line for line in script if "pip install" in line and not line.startswith("#")]
+    assert pip.split()[-1] == '"$source"', f"the image installs {pip.split()[-1]!r}: the daemon is `.` without extras"
