@@ -139,6 +139,12 @@ def test_policy_configmap_is_a_valid_farod_config(values_file):
         assert config.policy.name == "faro-fairsum" and dict(config.policy.params) == {"quantile": 0.6}
 
 
+def test_namespace_selection_can_be_turned_off():
+    docs = render("--set", "prometheus.selectReleaseNamespace=false")
+    config = parse_config(yaml.safe_load(_policy_configmap(docs)["data"]["farod.yaml"]))
+    assert config.prometheus.namespace is None and config.actuator.rayservice.namespace == "ml"
+
+
 def test_resource_quota_switch_reaches_the_config(everything):
     config = parse_config(yaml.safe_load(_policy_configmap(everything)["data"]["farod.yaml"]))
     assert config.quota_resource_quota == "compute-quota" and config.quota == {}

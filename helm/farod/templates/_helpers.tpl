@@ -88,7 +88,7 @@ prometheus:
   allow_insecure_http: {{ .Values.prometheus.allowInsecureHttp | toJson }}
   timeout_s: {{ .Values.prometheus.timeoutSeconds | toJson }}
   use_recording_rules: {{ .Values.prometheus.useRecordingRules | toJson }}
-  namespace: {{ .Release.Namespace | toJson }}
+  namespace: {{ if .Values.prometheus.selectReleaseNamespace }}{{ .Release.Namespace | toJson }}{{ else }}null{{ end }}
   backfill_hours: {{ .Values.prometheus.backfillHours | toJson }}
   backfill_days: {{ .Values.prometheus.backfillDays | toJson }}
 jobs:
