@@ -3,8 +3,8 @@
 #   docker build -t registry.example.com/ml/farod:0.1.0 . && docker push registry.example.com/ml/farod:0.1.0
 #   docker run -v $PWD/config:/etc/farod farod --config /etc/farod/farod.example.yaml
 # The daemon only (`pip install .`, no extras): no Ray, numba or matplotlib in the image. The install
-# step (docker/install-daemon.sh) writes no bytecode or pip cache and drops the libraries' bundled test
-# suites; bench/install_size.py runs the same script and measures what it leaves.
+# step (docker/install-daemon.sh) compiles bytecode at build time, keeps no pip cache and drops the
+# libraries' bundled test suites; bench/install_size.py runs the same script and measures what it leaves.
 
 FROM python:3.11-slim AS build
 WORKDIR /src

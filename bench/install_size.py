@@ -4,8 +4,8 @@
 
 - plain: `pip install farod` (no extras) into a fresh virtualenv, as a user gets it: the size of its
   site-packages, and of what farod's install put there (without the virtualenv's own pip and setuptools);
-- image: the Dockerfile's install step, docker/install-daemon.sh (pip with --no-compile --no-cache-dir
-  under a prefix, the libraries' bundled test suites removed), run by a fresh virtualenv's Python: the
+- image: the Dockerfile's install step, docker/install-daemon.sh (pip with --no-cache-dir
+  under a prefix, bytecode compiled, the libraries' bundled test suites removed), run by a fresh virtualenv's Python: the
   site-packages tree it leaves, which the image copies onto python:3.11-slim's /usr/local, plus the pip
   and setuptools already there (sized as the build virtualenv's own: no Docker engine here).
 
