@@ -13,7 +13,7 @@ The format (``docs/traces.md``) is JSON lines, one per time unit::
 
 Only ``ts`` and ``counts`` are required (the Faro artifact's ``input.json``); the other fields are what
 ``farod trace export`` records where Prometheus has them. A job is one (application, deployment) pair,
-keyed ``"application/deployment"`` like :attr:`farod.policies.base.JobSpec.key`. Jobs keep the order in
+keyed ``"application/deployment"`` like :attr:`farod.jobs.JobSpec.key`. Jobs keep the order in
 which they first appear, so ``serve-cluster10`` stays after ``serve-cluster9``; a job absent from a
 line's ``counts`` had no requests in it, absent from another field was not recorded then.
 
