@@ -15,6 +15,7 @@ renders probe values through helm and the daemon's parser.
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -87,7 +88,10 @@ def render(schema: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
-    path = argv[0]
+    parser = argparse.ArgumentParser(prog="python -m farod.daemon.chartschema",
+                                     description="Rewrite the chart's values.schema.json from the config model.")
+    parser.add_argument("path", help="the chart's values.schema.json (helm/farod/values.schema.json)")
+    path = parser.parse_args(argv).path
     with open(path, encoding="utf-8") as handle:
         current = json.load(handle)
     with open(path, "w", encoding="utf-8") as handle:

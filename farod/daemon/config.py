@@ -73,13 +73,19 @@ URL = text(pattern_check=_http_url, max_length=2048, schema={"pattern": "^https?
 File = text(optional=True, max_length=4096)
 
 
-class PrometheusConfig(Model):
-    url: URL = "http://127.0.0.1:9090"
+class EndpointConfig(Model):
+    """An HTTP endpoint farod calls (Prometheus, the Ray dashboard): where, with which token and TLS."""
+
+    url: URL
     bearer_token_file: File = None
     tls_verify: bool = True
     ca_file: File = None
     allow_insecure_http: bool = False  # a bearer token over plain http to a non-loopback host
     timeout_s: TIMEOUT = 5.0
+
+
+class PrometheusConfig(EndpointConfig):
+    url: URL = "http://127.0.0.1:9090"
     use_recording_rules: bool = True
     backfill_hours: number(ge=0, le=24 * MAX_BACKFILL_DAYS) = 24.0  # recent history plans see at least
     backfill_days: integer(ge=0, le=MAX_BACKFILL_DAYS) = 7  # whole earlier UTC days the forecasters learn from
@@ -91,14 +97,9 @@ class PrometheusConfig(Model):
     namespace: text(max_length=63, optional=True) = None
 
 
-class RayServeConfig(Model):
+class RayServeConfig(EndpointConfig):
     url: URL = "http://127.0.0.1:8265"
-    bearer_token_file: File = None
-    tls_verify: bool = True
-    ca_file: File = None
-    allow_insecure_http: bool = False  # a bearer token over plain http to a non-loopback host
     take_over_autoscaling: bool = False
-    timeout_s: TIMEOUT = 5.0
 
 
 class RayServiceConfig(Model):
