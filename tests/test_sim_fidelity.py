@@ -131,11 +131,12 @@ def test_the_preset_sets_every_setting_and_each_can_be_overridden():
     assert (artifact.grant_order, artifact.ungranted, artifact.pod_scope, artifact.arrivals) == (
         "job_order", "drop", "shared", "exact")
     assert artifact.job("a/m").spec("a/m").service_time_ms == 180.0
-    assert artifact.policy_params("faro-sum") == {"quantile": 0.6, "startup_s": 65.0}
+    assert artifact.policy_params("faro-sum") == {"quantile": 0.6, "startup_s": 65.0, "max_ongoing_requests": 4}
     assert artifact.policy_params("mark") == {}
     assert load_config(None, fidelity_preset="artifact").drops_in_mean_latency is True
     farod = load_config(None)
-    assert (farod.fidelity, farod.grant_order, farod.policy_params("faro-sum")) == ("farod", "round_robin", {})
+    assert (farod.fidelity, farod.grant_order, farod.policy_params("faro-sum")) == (
+        "farod", "round_robin", {"max_ongoing_requests": 4})
     with pytest.raises(FarodError, match="config.fidelity: must be one of farod, artifact, got 'paper'"):
         parse_config({"fidelity": "paper"})
     with pytest.raises(FarodError, match="config.pod_scope: must be one of shared, job"):

@@ -80,3 +80,21 @@ def latency(rate, service_time, servers, *, percentile=DEFAULT_PERCENTILE, max_r
         inflation = np.where(capped_rate > 0, rate / capped_rate, 1.0)
     # No replica and some load: nothing is ever served.
     return np.where((servers <= 0) & (rate > 0), np.inf, (service_time + wait / 2.0) * inflation)
+
+
+def blocking_probability(rate, service_time, servers: int, capacity) -> np.ndarray:
+    """Probability that an arrival finds an M/M/c/N system full (``capacity`` N >= ``servers`` c: requests
+    in service or waiting), one value per capacity; the offered load may exceed the servers.
+
+    >>> blocking_probability(2.0, 1.0, 1, [1, 2]).round(4).tolist()   # M/M/1/N: rho^N (1-rho) / (1-rho^(N+1))
+    [0.6667, 0.5714]
+    """
+    capacity = np.asarray(capacity, dtype=np.int64)
+    load = float(rate) * float(service_time)
+    if load <= 0:
+        return np.zeros(capacity.shape)
+    n = np.arange(int(capacity.max()) + 1)
+    # log of the unnormalized stationary probabilities: a^n/n! up to c, then a^c/c! (a/c)^(n-c).
+    log_p = np.where(n <= servers, n * np.log(load) - special.gammaln(n + 1.0),
+                     servers * np.log(load) - special.gammaln(servers + 1.0) + (n - servers) * np.log(load / servers))
+    return np.exp(log_p[capacity] - np.logaddexp.accumulate(log_p)[capacity])

@@ -74,10 +74,16 @@ class JobPlan:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Decision:
-    """Desired replicas per job; a job left out keeps what it has."""
+    """Desired replicas per job; a job left out keeps what it has.
+
+    ``queue_limits`` are admission limits (Ray Serve's ``max_queued_requests``, :mod:`farod.policies.admission`):
+    a job with a number gets that limit, a job with ``None`` gets the deployment's own setting back
+    (lifting a limit farod set), a job left out keeps whatever is in force.
+    """
 
     replicas: Mapping[str, int]
     kind: str  # "plan" or "react"
+    queue_limits: Mapping[str, int | None] = dataclasses.field(default_factory=dict)
     plans: Mapping[str, JobPlan] = dataclasses.field(default_factory=dict)
     objective: float | None = None
     reason: str = ""

@@ -76,6 +76,7 @@ from farod.jobs import JobSpec, fitting_replicas, remaining
 from farod.model import solver
 from farod.model.problem import PlanJob, PlanProblem
 from farod.model.utility import OBJECTIVES, UTILITIES
+from farod.policies.admission import plan_limits
 from farod.policies.base import Decision, JobPlan, Observation
 from farod.policies.calibration import Calibration
 from farod.policies.predictive import ForecastParams, JobForecast, Predictive
@@ -118,6 +119,10 @@ class FaroParams(ForecastParams):
     service_calibration_rate: float = 0.0  # service time <- measured processing time
     latency_calibration_rate: float = 0.0  # latency factor <- measured p99 / predicted
     calibration_bounds: tuple[float, ...] = (0.5, 2.0)  # of the service time over the profiled, and of the factor
+    # Admission limits (farod.policies.admission): each plan's accept rates become the deployments'
+    # max_queued_requests (only penaltysum sheds load); max_ongoing_requests is the deployments' own.
+    admission: bool = False
+    max_ongoing_requests: int = 4
 
     def __post_init__(self):
         super().__post_init__()
@@ -130,6 +135,7 @@ class FaroParams(ForecastParams):
                 "replan_band must be two quantiles, low < 0.5 < high, got " + ",".join(map(str, self.replan_band)))
         require(self.replan_min_interval_s >= 0, f"replan_min_interval_s must be >= 0, got {self.replan_min_interval_s}")
         require(self.change_cost >= 0, f"change_cost must be >= 0, got {self.change_cost}")
+        require(self.max_ongoing_requests >= 1, f"max_ongoing_requests must be >= 1, got {self.max_ongoing_requests}")
         for name in ("service_calibration_rate", "latency_calibration_rate"):
             require(0 <= getattr(self, name) <= 1, f"{name} must be in [0, 1], got {getattr(self, name)}")
         require(len(self.calibration_bounds) == 2 and 0 < self.calibration_bounds[0] <= 1 <= self.calibration_bounds[1],
@@ -262,8 +268,10 @@ class Faro(Predictive):
             )
             for key in forecasts
         }
+        limits = plan_limits(problem, solution.allocation, solution.accept_rate,
+                             max_ongoing=self.params.max_ongoing_requests) if self.params.admission else {}
         return Decision(replicas=solution.allocation, kind="plan", plans=plans, objective=solution.objective,
-                        problem=problem,
+                        problem=problem, queue_limits=limits,
                         reason=f"{self.objective} at quantile {levels[0]:g}" if len(levels) == 1 else
                         f"{self.objective} expected over quantiles {','.join(f'{q:g}' for q in levels)}")
 

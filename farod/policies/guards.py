@@ -27,6 +27,10 @@ A policy computes what it wants; :func:`guard` turns that into targets, in this 
    one replica at a time, round robin, so one job cannot take all of it); 0 means no limit;
 4. **quota fit** (:func:`fit_quota`): the targets are reduced until they fit ``Observation.quota``.
 
+Admission limits (``Decision.queue_limits``) pass :func:`guard_queue_limits`: a job with stale or
+missing signals, or one the guard does not know, gets no new limit (its limit in force holds: a
+limit is never tightened on data that is not there); lifting one (``None``) always passes.
+
 Every policy built by :func:`farod.policies.create` is :class:`Guarded`: its decisions have passed
 steps 1-3 for the jobs it asked for. The daemon runs the whole pipeline over every job it manages
 (its cluster limits and quota fit included) right before the actuator. The simulator stops before the
@@ -121,7 +125,19 @@ class Guarded(Policy):
         targets = guard(asked, observation=observation, jobs=self.jobs, previous=previous, job_limits=self.limits,
                         fit=False)
         held = {key for key in targets if observation.jobs[key].stale}
-        return dataclasses.replace(decision, replicas={k: v for k, v in targets.items() if k not in held})
+        return dataclasses.replace(decision, replicas={k: v for k, v in targets.items() if k not in held},
+                                   queue_limits=guard_queue_limits(decision.queue_limits, observation=observation,
+                                                                   jobs=self.jobs))
+
+
+def guard_queue_limits(limits: Mapping[str, int | None], *, observation: Observation,
+                       jobs: Mapping[str, JobSpec]) -> dict[str, int | None]:
+    """``limits`` without new limits for unknown jobs or jobs whose signals are stale or missing."""
+    def known(key: str) -> bool:
+        reading = observation.jobs.get(key)
+        return key in jobs and reading is not None and not reading.stale
+
+    return {key: limit for key, limit in limits.items() if key in jobs and (limit is None or known(key))}
 
 
 def fit_quota(targets: Mapping[str, int], *, current: Mapping[str, int], jobs: Mapping[str, JobSpec],

@@ -27,6 +27,11 @@ what the job has -- when it still does not fit after ``retries`` more decisions,
 job (an idle pod is reused only by its job; for another it must be reaped first, then a new pod
 cold-starts), and a job whose upscale is under way (replicas starting or not yet placed) ignoring new
 targets, as the artifact's per-job executor does until its replicas are up.
+- Admission limits (Ray Serve's ``max_queued_requests``, a decision's ``queue_limits``) take effect
+  at once: the job's deployment queue rejects arrivals beyond the limit from the next request on
+  (requests already waiting stay), also when it is longer than the run's ``queue_cap``; ``None``
+  gives the job ``queue_cap`` back. Requests rejected while a job's limit is below ``queue_cap`` are
+  counted as ``admission_dropped``.
 - Scale-down picks starting replicas first (newest first: they serve nobody yet), then ready replicas
   with the fewest requests in flight (newest first on ties). A removed replica with requests in flight
   drains them: it gets no new request and its pod stays busy until the last one completes.
@@ -92,6 +97,7 @@ class Cluster:
         quota: Mapping[str, float],
         timing: Timing,
         grants: Grants = Grants(),
+        queue_cap: int = 50,
     ):
         self.state = state
         self.jobs = list(jobs)
@@ -102,6 +108,10 @@ class Cluster:
         self.replicas: list[list[Replica]] = [[] for _ in self.jobs]
         self.targets = [job.min_replicas for job in self.jobs]
         self._retries_left = [grants.retries for _ in self.jobs]
+        self.queue_cap = queue_cap  # every job's, unless an admission limit is in force
+        self._limited = [False for _ in self.jobs]
+        self._rejected = [0 for _ in self.jobs]  # the kernel's count when the job's limit last changed
+        self._admission_dropped = 0
 
     # --- what the engine reads -----------------------------------------------------------------
 
@@ -142,6 +152,26 @@ class Cluster:
         if self.grants.ungranted == "drop":
             self._drop_ungranted(unchanged=set(range(len(self.jobs))) - changed)
         return len(changed)
+
+    def set_queue_limits(self, limits: Mapping[int, int | None]) -> None:
+        """Admission limits per job (None: the run's ``queue_cap`` back); jobs left out keep theirs."""
+        for job, limit in limits.items():
+            cap = self.queue_cap if limit is None else int(limit)
+            self._settle_admission_drops(job)
+            self._limited[job] = cap < self.queue_cap
+            self.state.set_queue_cap(job, cap)
+
+    def admission_dropped(self) -> int:
+        """Requests rejected so far while their job's admission limit was below ``queue_cap``."""
+        for job in range(len(self.jobs)):
+            self._settle_admission_drops(job)
+        return self._admission_dropped
+
+    def _settle_admission_drops(self, job: int) -> None:
+        rejected = int(self.state.arrays.job_i[job, kernel.REJECTED])
+        if self._limited[job]:
+            self._admission_dropped += rejected - self._rejected[job]
+        self._rejected[job] = rejected
 
     def _ignores_targets(self, job: int) -> bool:
         """With ``while_scaling: ignore``, a job busy starting or placing replicas takes no new target."""

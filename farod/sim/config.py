@@ -104,8 +104,10 @@ class SimConfig:
         return self.overrides.get(key, self.defaults)
 
     def policy_params(self, name: str) -> dict:
-        """Parameters this config gives policy ``name`` (the Faro policies' artifact settings)."""
-        return fidelity.faro_params(name, quantile=self.faro_quantile, startup_s=self.faro_startup_s)
+        """Parameters this config gives policy ``name`` (the Faro policies' artifact settings, and the
+        replicas' ``max_ongoing``, which their admission limits count with)."""
+        return fidelity.faro_params(name, quantile=self.faro_quantile, startup_s=self.faro_startup_s,
+                                    max_ongoing=self.max_ongoing)
 
 
 MS = number(gt=0, le=HOUR_MS, optional=True)

@@ -84,6 +84,7 @@ class Timeline:
     arrivals: np.ndarray  # (jobs, units) requests that arrived (a Poisson draw around the trace's counts)
     replicas: np.ndarray  # (jobs, units) time-averaged replicas starting or ready
     p99_ms: np.ndarray  # (jobs, units), NaN without arrivals, inf when the p99 request was rejected
+    dropped: np.ndarray  # (jobs, units) requests rejected (queue full or an admission limit)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -111,6 +112,7 @@ class _Run:
         job_configs = [config.job(key) for key in trace.keys]
         peak_rate = trace.counts.max(axis=1) / trace.unit_s
         slots = max(fitting_replicas(spec, scenario.quota) for spec in self.specs)
+        queue_cap = config.queue_cap + (config.queue_reject == "above_cap")  # the artifact holds one more
         self.state = kernel.KernelState.allocate(
             rates=trace.counts / trace.unit_s,
             unit_s=trace.unit_s,
@@ -119,7 +121,7 @@ class _Run:
             proxy=np.array([config.proxy.seconds()] * len(job_configs)),
             slots=slots,
             max_ongoing=config.max_ongoing,
-            queue_cap=config.queue_cap + (config.queue_reject == "above_cap"),  # the artifact holds one more
+            queue_cap=queue_cap,
             ring_size=_power_of_two(1.5 * peak_rate.max() * config.window_s + config.queue_cap + config.max_ongoing * slots),
             transit_size=_power_of_two(2 * peak_rate.max() * _far_tail_s(config.proxy)),
             expected_requests=int(trace.counts.sum() * 1.02) + 4096,
@@ -141,7 +143,8 @@ class _Run:
             pod_scope=config.pod_scope,
             while_scaling=config.while_scaling,
         )
-        self.cluster = Cluster(state=self.state, jobs=self.specs, quota=scenario.quota, timing=timing, grants=grants)
+        self.cluster = Cluster(state=self.state, jobs=self.specs, quota=scenario.quota, timing=timing, grants=grants,
+                               queue_cap=queue_cap)
         self.readings = _Readings(self.state, window_s=config.window_s)
         self.replica_seconds = np.zeros((len(self.specs), self.units))
         self.pod_seconds = 0.0
@@ -188,6 +191,7 @@ class _Run:
         # Bounds are the policy's guards' job (farod.policies.guards); the cluster only grants what fits.
         targets = {index[key]: max(0, int(wanted)) for key, wanted in decision.replicas.items() if key in index}
         self.scaling_actions += self.cluster.set_targets(targets)
+        self.cluster.set_queue_limits({index[key]: limit for key, limit in decision.queue_limits.items() if key in index})
         return elapsed_ms
 
     def _observe(self, now: float) -> Observation:
@@ -237,6 +241,7 @@ class _Run:
             "request_slo_attainment": metrics.request_slo_attainment,
             "p99_ms": metrics.p99_ms,
             "dropped": metrics.dropped,
+            "admission_dropped": self.cluster.admission_dropped(),
             "avg_replicas": float(self.replica_seconds.sum() / span),
             "max_replicas": self.max_replicas,
             "scaling_actions": self.scaling_actions,
@@ -255,6 +260,7 @@ class _Run:
             arrivals=self.state.arrays.arrivals.copy(),
             replicas=self.replica_seconds / self.unit_s,
             p99_ms=metrics.job_unit_p99_s * 1000,
+            dropped=metrics.job_unit_dropped,
         )
         return RunResult(record=record, timeline=timeline)
 

@@ -72,9 +72,10 @@ def preset(name: str) -> Mapping[str, Any]:
     return ARTIFACT if name == "artifact" else {}
 
 
-def faro_params(name: str, *, quantile: float | None, startup_s: float | None) -> dict[str, Any]:
+def faro_params(name: str, *, quantile: float | None, startup_s: float | None,
+                max_ongoing: int | None = None) -> dict[str, Any]:
     """Parameters a Faro policy (``faro-*``) gets from the simulation config; others get none."""
     if not name.startswith("faro-"):
         return {}
-    values = {"quantile": quantile, "startup_s": startup_s}
+    values = {"quantile": quantile, "startup_s": startup_s, "max_ongoing_requests": max_ongoing}
     return {key: value for key, value in values.items() if value is not None}

@@ -28,9 +28,11 @@ A request of job ``j``:
    or at the next time of a given ``schedule`` (the artifact's arrivals, :func:`exact_arrivals`);
 2. reaches the deployment after a proxy delay (requests in transit are kept sorted by that time);
 3. is assigned to the ready replica with the fewest requests in flight, if one has fewer than
-   ``max_ongoing``; otherwise waits in the deployment queue, or is rejected (latency +inf) if
-   ``queue_cap`` requests already wait (with ``observe_drops`` the rejection also enters the observed
-   window statistics with its two proxy delays as latency, as the Faro artifact's metrics had it);
+   ``max_ongoing``; otherwise waits in the deployment queue, or is rejected (latency +inf) if the
+   job's ``queue_cap`` requests already wait (with ``observe_drops`` the rejection also enters the
+   observed window statistics with its two proxy delays as latency, as the Faro artifact's metrics had
+   it); every job starts with the run's cap, and :meth:`KernelState.set_queue_cap` changes one job's between ticks
+   (an admission limit, Ray Serve's ``max_queued_requests``);
 4. is served FIFO by its replica, one request at a time, then pays a second proxy delay on the way
    back. A replica that frees a slot takes the head of the deployment queue.
 
@@ -60,9 +62,8 @@ ARRIVAL, BACK_DELAY, SERVICE, REACH = 0, 1, 2, 3
 # Columns of the per-job float table.
 LAST_EVENT, ONGOING_INTEGRAL = 0, 1
 # Columns of the per-job int table.
-ONGOING, ARRIVED, QUEUE_HEAD, QUEUE_LENGTH, TRANSIT, UNIT, HEAP_SIZE, READY_COUNT, RING_NEXT, RING_COUNT, SCHEDULED = (
-    range(11)
-)
+(ONGOING, ARRIVED, QUEUE_HEAD, QUEUE_LENGTH, TRANSIT, UNIT, HEAP_SIZE, READY_COUNT, RING_NEXT, RING_COUNT, SCHEDULED,
+ REJECTED) = range(12)
 # Columns of the per-job distribution table: shifted lognormals (shape, loc s, scale s).
 SERVICE_DIST, PROXY_DIST = 0, 3
 # Columns of the completion ring (window statistics).
@@ -81,7 +82,7 @@ class Arrays(NamedTuple):
     unit_s: float
     dist: np.ndarray  # (J, 6) service and proxy shifted lognormals, seconds
     max_ongoing: int
-    queue_cap: int
+    queue_cap: np.ndarray  # (J,) requests that may wait in each job's deployment queue
     observe_drops: bool  # rejected requests enter the window statistics (latency: their proxy delays)
     schedule: np.ndarray  # (N,) given arrival times, job after job, each job's sorted; empty: Poisson
     schedule_start: np.ndarray  # (J + 1,) where each job's times start in ``schedule``; empty: Poisson
@@ -90,13 +91,13 @@ class Arrays(NamedTuple):
     replica_f: np.ndarray  # (J, R, 3)
     replica_i: np.ndarray  # (J, R, 3)
     local: np.ndarray  # (J, R, M, 3) requests assigned to each replica, a ring of max_ongoing
-    queue: np.ndarray  # (J, Q, 3) the deployment queue, a ring
+    queue: np.ndarray  # (J, Q, 3) the deployment queue, a ring (Q >= every queue_cap)
     transit: np.ndarray  # (J, T, 4) sorted by REACH
     heap_time: np.ndarray  # (J, R) one pending event per replica at most
     heap_slot: np.ndarray  # (J, R)
     ready: np.ndarray  # (J, R) slots of the ready replicas
     job_f: np.ndarray  # (J, 2)
-    job_i: np.ndarray  # (J, 11)
+    job_i: np.ndarray  # (J, 12)
     arrivals: np.ndarray  # (J, U) requests that arrived in each unit
     ring: np.ndarray  # (J, W, 3) latest completions
     out_job: np.ndarray  # (N,) int16 finished requests: job,
@@ -140,7 +141,7 @@ class KernelState:
             unit_s=float(unit_s),
             dist=np.ascontiguousarray(np.hstack([service, proxy]), dtype=np.float64),
             max_ongoing=int(max_ongoing),
-            queue_cap=int(queue_cap),
+            queue_cap=np.full(jobs, int(queue_cap), dtype=np.int64),
             observe_drops=bool(observe_drops),
             schedule=np.concatenate([np.zeros(0), *(schedule or [])]).astype(np.float64),
             schedule_start=np.asarray(starts, dtype=np.int64),
@@ -155,7 +156,7 @@ class KernelState:
             heap_slot=np.zeros((jobs, slots), dtype=np.int64),
             ready=np.zeros((jobs, slots), dtype=np.int64),
             job_f=np.zeros((jobs, 2)),
-            job_i=np.zeros((jobs, 11), dtype=np.int64),
+            job_i=np.zeros((jobs, 12), dtype=np.int64),
             arrivals=np.zeros((jobs, units), dtype=np.int64),
             ring=np.zeros((jobs, ring_size, 3)),
             out_job=np.zeros(expected_requests, dtype=np.int16),
@@ -177,6 +178,19 @@ class KernelState:
             grown[name] = np.zeros(size, dtype=old.dtype)
             grown[name][: len(old)] = old
         self.arrays = self.arrays._replace(**grown)
+
+    def set_queue_cap(self, job: int, cap: int) -> None:
+        """Let at most ``cap`` requests of ``job`` wait from now on (those already waiting stay); the
+        queue rings grow, unrolled, when ``cap`` is longer than they are."""
+        arrays = self.arrays
+        size = arrays.queue.shape[1]
+        if cap > size:
+            index = (arrays.job_i[:, QUEUE_HEAD, None] + np.arange(size)[None, :]) % size
+            grown = np.zeros((arrays.queue.shape[0], max(cap, 2 * size), 3))
+            grown[:, :size] = np.take_along_axis(arrays.queue, index[:, :, None], axis=1)
+            arrays.job_i[:, QUEUE_HEAD] = 0
+            self.arrays = arrays._replace(queue=grown)
+        self.arrays.queue_cap[job] = cap
 
     def finished(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(job, arrival unit, latency s) of every finished or rejected request so far."""
@@ -373,10 +387,9 @@ def _assign(s, job, slot, request):
 
 @numba.njit(cache=True, inline="always")
 def _take_from_queue(s, job, slot):
-    queue_cap = s.queue.shape[1]
     head = s.job_i[job, QUEUE_HEAD]
     _assign(s, job, slot, s.queue[job, head])
-    s.job_i[job, QUEUE_HEAD] = (head + 1) % queue_cap
+    s.job_i[job, QUEUE_HEAD] = (head + 1) % s.queue.shape[1]
     s.job_i[job, QUEUE_LENGTH] -= 1
 
 
@@ -429,7 +442,7 @@ def _deliver(s, job, now, request):
         job_i[job, ONGOING] += 1
         if best_length == 0:
             _begin_service(s, job, best, now)
-    elif job_i[job, QUEUE_LENGTH] < s.queue_cap:
+    elif job_i[job, QUEUE_LENGTH] < s.queue_cap[job]:
         position = (job_i[job, QUEUE_HEAD] + job_i[job, QUEUE_LENGTH]) % s.queue.shape[1]
         for column in range(3):
             s.queue[job, position, column] = request[column]
@@ -437,6 +450,7 @@ def _deliver(s, job, now, request):
         job_i[job, ONGOING] += 1
     else:
         _record(s, job, request[ARRIVAL], np.inf)
+        job_i[job, REJECTED] += 1
         if s.observe_drops:  # the 503 goes back through the proxy: what a latency metric then sees
             _observe(s, job, now, now - request[ARRIVAL] + request[BACK_DELAY], np.nan)
 

@@ -41,6 +41,7 @@ class RequestMetrics:
     request_slo_attainment: float
     p99_ms: float | None  # None when no request completed
     job_unit_p99_s: np.ndarray  # (jobs, units), NaN where no request arrived
+    job_unit_dropped: np.ndarray  # (jobs, units) requests rejected
 
 
 def request_metrics(
@@ -51,6 +52,7 @@ def request_metrics(
     counts = np.zeros((jobs, units))
     within_counts = np.zeros((jobs, units))
     p99 = np.full((jobs, units), np.nan)
+    dropped = np.zeros((jobs, units))
     # One job at a time: a 100-job run has ~25 M requests, and per-job temporaries stay small.
     for j in range(jobs):
         members = np.flatnonzero(job == j)
@@ -58,6 +60,7 @@ def request_metrics(
         job_latency = np.asarray(latency_s[members], dtype=np.float64)
         counts[j] = np.bincount(job_unit, minlength=units)
         within_counts[j] = np.bincount(job_unit, weights=job_latency <= slo_s[j], minlength=units)
+        dropped[j] = np.bincount(job_unit, weights=~np.isfinite(job_latency), minlength=units)
         p99[j] = _group_p99(job_unit, job_latency, counts[j].astype(np.int64))
     active = counts > 0
     active_minutes = active.any(axis=0)
@@ -78,6 +81,7 @@ def request_metrics(
         request_slo_attainment=float(within_counts.sum() / requests) if requests else 1.0,
         p99_ms=float(np.percentile(completed, 99) * 1000) if completed.size else None,
         job_unit_p99_s=p99,
+        job_unit_dropped=dropped,
     )
 
 
