@@ -34,6 +34,7 @@ class PlanJobFile(Model):
 
     name: text(max_length=512)
     service_time_ms: number(gt=0, le=HOUR_MS)
+    service_tail_ms: number(gt=0, le=HOUR_MS, optional=True) = None
     slo_ms: number(gt=0, le=HOUR_MS)
     rates: Annotated[list[number(ge=0, le=1e6)], Field(min_length=1, max_length=MAX_STEPS)]
     current_replicas: Replicas = None

@@ -48,6 +48,14 @@ def test_overload_grows_linearly_beyond_the_cap():
     assert float(latency(10 * capacity, 0.2, 4)) == pytest.approx(10 * at_cap)
 
 
+def test_the_tail_adds_to_the_wait_and_scales_beyond_the_cap():
+    assert float(latency(0.0, 0.18, 3, tail=0.45)) == pytest.approx(0.45)  # idle: the request's own p99
+    wait = float(latency(12.0, 0.18, 3)) - 0.18
+    assert float(latency(12.0, 0.18, 3, tail=0.45)) == pytest.approx(0.45 + wait)
+    capacity = 0.95 * 3 / 0.18
+    assert float(latency(2 * capacity, 0.18, 3, tail=0.45)) == pytest.approx(2 * float(latency(capacity, 0.18, 3, tail=0.45)))
+
+
 def test_idle_and_empty_deployments():
     assert float(latency(0.0, 0.18, 3)) == pytest.approx(0.18)
     assert float(latency(1.0, 0.18, 0)) == np.inf

@@ -54,7 +54,9 @@ def test_exact_matches_brute_force_on_random_problems(objective, utility):
         for i in range(int(rng.integers(1, 5))):
             low = int(rng.integers(0, 3))
             high = low + int(rng.integers(0, 5))
-            jobs.append(PlanJob(name=f"j{i}", service_time_ms=float(rng.uniform(50, 300)),
+            service = float(rng.uniform(50, 300))
+            tail = None if rng.random() < 0.5 else service * float(rng.uniform(1, 4))  # a learned tail
+            jobs.append(PlanJob(name=f"j{i}", service_time_ms=service, service_tail_ms=tail,
                                 slo_ms=float(rng.uniform(200, 1000)), rates=rng.uniform(0, 30, int(rng.integers(1, 4))),
                                 min_replicas=low, max_replicas=high, current_replicas=int(rng.integers(low, high + 1)),
                                 resources={"cpu": float(rng.choice([0.5, 1.0, 2.0]))}, weight=float(rng.choice([1.0, 2.0]))))
@@ -155,6 +157,7 @@ def test_utilities_and_objectives_by_hand():
     ({"rates": np.array([1.0, np.nan])}, "rates"),
     ({"rates": np.array([-1.0])}, "rates"),
     ({"slo_ms": 0}, "slo_ms"),
+    ({"service_tail_ms": -5.0}, "service_tail_ms"),
     ({"min_replicas": 3, "max_replicas": 2}, "max_replicas"),
     ({"resources": {"cpu": -1}}, "resources.cpu"),
 ])

@@ -130,23 +130,6 @@ def test_service_time_converges_to_the_measured_one_within_bounds():
     assert stale.service_time_ms("a/m") == 180.0
 
 
-def test_latency_factor_learns_what_the_model_misses_and_skips_thin_readings():
-    calibration = Calibration({"a/m": 150.0}, service_rate=0.0, latency_rate=0.2)
-    busy = dict(request_rate=10.0, processing_time_ms=150.0, replicas=10)  # the model predicts 150 ms
-    for t in range(0, 300, 10):
-        calibration.observe(observe(t, a=reading(p99_latency_ms=300.0, **busy)))
-    assert calibration.latency_factor("a/m") == pytest.approx(2.0, rel=0.01)
-    capped = Calibration({"a/m": 150.0}, service_rate=0.0, latency_rate=0.2, bounds=(0.5, 1.5))
-    for t in range(0, 300, 10):
-        capped.observe(observe(t, a=reading(p99_latency_ms=300.0, **busy)))
-    assert capped.latency_factor("a/m") == pytest.approx(1.5)
-    thin = Calibration({"a/m": 150.0}, service_rate=0.0, latency_rate=0.2)
-    thin.observe(observe(0, a=reading(p99_latency_ms=300.0, **dict(busy, request_rate=1.0))))  # 30 requests
-    starting = dict(busy, running_replicas=8)
-    thin.observe(observe(10, a=reading(p99_latency_ms=3000.0, **starting)))
-    assert thin.latency_factor("a/m") == 1.0
-
-
 def test_a_policy_told_the_wrong_service_time_plans_like_one_told_the_truth_after_calibrating():
     seen = dict(a=reading(history=flat(20), replicas=4), b=reading(history=flat(10), replicas=4))
     plan = dict(quota=6, forecaster="last", mode="quantile", change_cost=0)
@@ -160,18 +143,6 @@ def test_a_policy_told_the_wrong_service_time_plans_like_one_told_the_truth_afte
             policy.react(observe(t, quota=6, a=reading(processing_time_ms=150.0, replicas=4),
                                  b=reading(processing_time_ms=150.0, replicas=2)))
         assert policy.plan(observe(300, quota=6, **seen)).replicas == truth
-
-
-def test_a_learned_latency_factor_makes_plans_more_careful():
-    seen = dict(a=reading(history=flat(20), replicas=2), b=reading(history=flat(10), replicas=2))
-    plain = faro(quota=30, forecaster="last", service_time_ms=150.0, headroom_quantiles="")
-    careful = faro(quota=30, forecaster="last", service_time_ms=150.0, headroom_quantiles="", latency_calibration_rate=0.2)
-    for t in range(0, 300, 10):  # the model predicts ~150 ms at this load; 450 ms are measured
-        slow = dict(request_rate=10.0, processing_time_ms=150.0, p99_latency_ms=450.0, replicas=10)
-        for policy in (plain, careful):
-            policy.react(observe(t, quota=30, a=reading(**slow), b=reading(**slow)))
-    base, more = (policy.plan(observe(300, quota=30, **seen)).replicas for policy in (plain, careful))
-    assert all(more[key] >= base[key] for key in base) and sum(more.values()) > sum(base.values())
 
 
 @pytest.mark.parametrize("name, reason", [("faro-sum", "sum expected over quantiles 0.1,0.3,0.5,0.7,0.9"),

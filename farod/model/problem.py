@@ -39,10 +39,14 @@ class PlanJob(JobShape):
 
     ``rates`` may also be 2-D, one row per forecast scenario (e.g. quantile levels), with
     ``scenario_weights`` (default: equal) summing to 1: the job's utility is then the expected one.
+
+    ``service_tail_ms`` is one request's latency at the plan's percentile without any wait (the
+    latency model's ``tail``); default ``service_time_ms``, a nearly constant service time.
     """
 
     name: str
     service_time_ms: float
+    service_tail_ms: float | None = None
     rates: np.ndarray
     current_replicas: int | None = None
     startup_steps: float = 0.0
@@ -61,6 +65,8 @@ class PlanJob(JobShape):
                     and abs(weights.sum() - 1.0) < 1e-6,
                     f"{where}: scenario_weights: must be one weight >= 0 per rates row, summing to 1")
         require(_positive(self.service_time_ms), f"{where}: service_time_ms: must be a number > 0")
+        require(self.service_tail_ms is None or _positive(self.service_tail_ms),
+                f"{where}: service_tail_ms: must be a number > 0")
         require(_positive(self.slo_ms), f"{where}: slo_ms: must be a number > 0")
         require(_whole(self.min_replicas) and self.min_replicas >= 0, f"{where}: min_replicas: must be an integer >= 0")
         if self.max_replicas is not None:

@@ -12,9 +12,15 @@ The model is the one Faro uses (documented for users in docs/plan.md):
   q-th percentile is ``W_q = ln(C / (1 - q)) / (c/s - λ)`` (0 when ``C <= 1 - q``);
 * inference times are nearly deterministic, and the M/D/c waiting time is about half the M/M/c one
   (Cosmetatos), so the predicted latency is ``s + W_q / 2``;
+* a request's own latency without any wait is ``tail`` at the percentile (default ``s``: a constant
+  service time). A heavier-tailed service distribution has ``tail`` well above ``s`` (its own p99 and
+  the proxies' delays), and the whole of it adds to the wait: ``tail + W_q / 2``. Measured in
+  simulation, the p99 latency's error of ``s + W_q / 2`` is nearly a constant offset over the
+  utilizations a plan runs at, so one learned ``tail`` per job corrects it
+  (:mod:`farod.policies.calibration`);
 * near saturation the formula explodes, which makes optimizers chase noise; beyond the utilization cap
   ``max_rho`` the load is clipped to ``λ' = max_rho·c/s`` and the latency grows linearly with the excess
-  load: ``L = (s + W_q(λ')/2) · λ/λ'``.
+  load: ``L = (tail + W_q(λ')/2) · λ/λ'``.
 
 Erlang C is computed from the regularized incomplete gamma function (``Σ_{k<c} a^k/k! · e^{-a}`` is the
 Poisson CDF ``Q(c, a)``), so there are no factorials, it is stable for c up to many thousands and for
@@ -66,10 +72,15 @@ def wait_percentile(rate, service_time, servers, *, percentile=DEFAULT_PERCENTIL
     return np.where(p_wait > tail, wait, 0.0)
 
 
-def latency(rate, service_time, servers, *, percentile=DEFAULT_PERCENTILE, max_rho=DEFAULT_MAX_RHO) -> np.ndarray:
+def latency(rate, service_time, servers, *, percentile=DEFAULT_PERCENTILE, max_rho=DEFAULT_MAX_RHO,
+            tail=None) -> np.ndarray:
     """Predicted ``percentile``-th percentile latency (M/D/c approximation with the utilization cap).
 
-    ``rate`` in requests per time unit, ``service_time`` in the same time unit, ``servers`` > 0.
+    ``rate`` in requests per time unit, ``service_time`` and ``tail`` (one request's latency at the
+    percentile without waiting; default ``service_time``) in the same time unit, ``servers`` > 0.
+
+    >>> round(float(latency(rate=19.0, service_time=0.15, servers=3, percentile=90, tail=0.3)), 3)
+    1.402
     """
     rate = np.asarray(rate, dtype=float)
     service_time = np.asarray(service_time, dtype=float)
@@ -79,7 +90,8 @@ def latency(rate, service_time, servers, *, percentile=DEFAULT_PERCENTILE, max_r
     with np.errstate(divide="ignore", invalid="ignore"):
         inflation = np.where(capped_rate > 0, rate / capped_rate, 1.0)
     # No replica and some load: nothing is ever served.
-    return np.where((servers <= 0) & (rate > 0), np.inf, (service_time + wait / 2.0) * inflation)
+    own = service_time if tail is None else np.asarray(tail, dtype=float)
+    return np.where((servers <= 0) & (rate > 0), np.inf, (own + wait / 2.0) * inflation)
 
 
 def blocking_probability(rate, service_time, servers: int, capacity) -> np.ndarray:

@@ -44,6 +44,7 @@ class JobArrays:
     rates: np.ndarray  # (jobs, scenarios·steps), requests/s
     step_weight: np.ndarray  # (jobs, steps): 1/horizon on the job's own steps, 0 on padding
     service_s: np.ndarray
+    tail_s: np.ndarray  # one request's latency at the percentile without waiting
     slo_ms: np.ndarray
     current: np.ndarray
     warmup: np.ndarray  # (jobs, steps): fraction of each step new replicas are still starting
@@ -66,6 +67,7 @@ class JobArrays:
             rates=rates,
             step_weight=step_weight,
             service_s=np.array([job.service_time_ms / 1000.0 for job in jobs]),
+            tail_s=np.array([(job.service_tail_ms or job.service_time_ms) / 1000.0 for job in jobs]),
             slo_ms=np.array([job.slo_ms for job in jobs]),
             current=np.array([float(job.current_replicas) for job in jobs]),
             warmup=warmup,
@@ -85,7 +87,8 @@ def batch_latency(problem: PlanProblem, arrays: JobArrays, replicas, accept_rate
     accept_rate = np.broadcast_to(np.asarray(accept_rate, dtype=float), replicas.shape)
     grid = replicas.ndim - 1
     seconds = latency(_expand(arrays.rates, grid) * accept_rate[..., None], _expand(arrays.service_s, grid),
-                      replicas[..., None], percentile=problem.percentile, max_rho=problem.max_rho)
+                      replicas[..., None], percentile=problem.percentile, max_rho=problem.max_rho,
+                      tail=_expand(arrays.tail_s, grid))
     return seconds * 1000.0
 
 

@@ -31,9 +31,9 @@ Things the paper's implementation left on the table, which matter as much as the
   once, its forecast scaled to the observed level; at most one such plan per
   ``replan_min_interval_s``. ``change_cost`` makes every replica moved cost utility, so plans only
   move replicas for a real gain (hysteresis on moves, which bounds the churn of replanning).
-- **Calibrate the latency model online** (:mod:`farod.policies.calibration`, off by default): the
-  service time follows the measured processing time, and a latency factor the measured p99 over the
-  predicted one; the plans see the calibrated service time and the SLO divided by the factor.
+- **Calibrate the latency model online** (:mod:`farod.policies.calibration`): the service time
+  follows the measured processing time, and the latency model's tail (one request's p99 without a
+  wait) what the measured p99 implies; the plans see both.
 
 - **Spare quota buys pessimism.** Poisson bursts inside a minute and forecast errors both hurt, so a
   solution that leaves quota idle is wasteful: while it does, the problem is solved again at the next
@@ -117,8 +117,8 @@ class FaroParams(ForecastParams):
     change_cost: float = 0.005  # utility a plan gives up per replica it moves (hysteresis on moves)
     # Online calibration (farod.policies.calibration): learning rates per reading, 0 turns each off.
     service_calibration_rate: float = 0.0  # service time <- measured processing time
-    latency_calibration_rate: float = 0.0  # latency factor <- measured p99 / predicted
-    calibration_bounds: tuple[float, ...] = (0.5, 2.0)  # of the service time over the profiled, and of the factor
+    latency_calibration_rate: float = 0.0  # latency model's tail <- measured p99 minus the model's wait
+    calibration_bounds: tuple[float, ...] = (0.5, 2.0)  # of the service time over the profiled
     # Admission limits (farod.policies.admission): each plan's accept rates become the deployments'
     # max_queued_requests (only penaltysum sheds load); max_ongoing_requests is the deployments' own.
     admission: bool = False
@@ -202,7 +202,7 @@ class Faro(Predictive):
         self._shifts: dict[str, float] = {}  # level shifts of the jobs an early replan is for
         self._calibration = Calibration(
             {key: job.service_time_ms for key, job in self.jobs.items()},
-            service_rate=params.service_calibration_rate, latency_rate=params.latency_calibration_rate,
+            service_rate=params.service_calibration_rate, tail_rate=params.latency_calibration_rate,
             bounds=tuple(params.calibration_bounds), percentile=params.percentile, max_rho=params.max_rho)
 
     def service_time_ms(self, key: str) -> float | None:
@@ -285,10 +285,10 @@ class Faro(Predictive):
         weights = tuple(level_weights(levels)) if len(levels) > 1 else None
         jobs = tuple(
             PlanJob(
-                **(self.jobs[key].shape() | {"min_replicas": floors[key],
-                                             "slo_ms": self.jobs[key].slo_ms / self._calibration.latency_factor(key)}),
+                **(self.jobs[key].shape() | {"min_replicas": floors[key]}),
                 name=key,
                 service_time_ms=self.service_time_ms(key),
+                service_tail_ms=self._calibration.tail_ms(key),
                 rates=np.stack([forecast.at(q) for q in levels]) if weights else forecast.at(levels[0]),
                 scenario_weights=weights,
                 current_replicas=observation.jobs[key].replicas,
