@@ -58,6 +58,9 @@ class JobSpec(JobShape):
     application: str
     deployment: str
     service_time_ms: float | None = None  # None: learned from the observed processing latency
+    # The deployment's own max_queued_requests, what a lifted admission limit returns to (None: Serve's
+    # default, no limit -- the key is left out of the deployment's config).
+    max_queued_requests: int | None = None
 
     @property
     def key(self) -> str:

@@ -132,11 +132,11 @@ def test_actuation_error_counts_holds_and_retries_next_tick():
     original = actuator.apply
     failures = iter([ActuationError("HTTP 500", reason="http_5xx")])
 
-    def flaky(targets, jobs):
+    def flaky(targets, jobs, queue_limits=None):
         error = next(failures, None)
         if error:
             raise error
-        original(targets, jobs)
+        original(targets, jobs, queue_limits)
 
     actuator.apply = flaky
     record = controller.decide("plan")

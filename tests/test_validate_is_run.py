@@ -54,7 +54,7 @@ def test_validate_refuses_what_run_could_not_start_with(tmp_path, capsys, data, 
 @pytest.mark.parametrize("params, message", [
     ({"quantile": 2}, "policy.params.quantile: must be in (0, 1), got 2.0"),
     ({"quantile": "abc"}, "policy.params.quantile: must be a number, got 'abc'"),
-    ({"quantil": 0.5}, "policy.params.quantil: unknown parameter of faro-sum (known: calibration_bounds, "),
+    ({"quantil": 0.5}, "policy.params.quantil: unknown parameter of faro-sum (known: admission, calibration_bounds, "),
     ({"headroom_quantiles": [0.9, "x"]}, "policy.params.headroom_quantiles[1]: must be a number, got 'x'"),
     ({"headroom_quantiles": [0.9, 0.8]}, "policy.params.headroom_quantiles: must be increasing"),
     ({"max_scale_up": -1}, "policy.params.max_scale_up: must be >= 0, got -1"),

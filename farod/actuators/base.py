@@ -7,6 +7,11 @@ half-applied decision). The guard pipeline (:mod:`farod.policies.guards`) sits i
 actuator, so whatever a policy returns, what reaches the cluster fits the quota; actuators apply it
 in :func:`ordered_changes` order, downscales first, so even the intermediate states of one decision fit.
 
+A decision may also carry admission limits (``queue_limits``, :mod:`farod.policies.admission`): per
+job, the ``max_queued_requests`` its deployment's config should hold, written in the same request(s)
+as the replica counts and only where it differs from the config. A lifted limit (``None``) writes back
+the job's own ``max_queued_requests`` (:func:`wanted_queue_limits`); without one the key is removed.
+
     >>> ordered_changes({"a/m": 4, "b/m": 1}, current={"a/m": 2, "b/m": 3})
     [('b/m', 1), ('a/m', 4)]
 """
@@ -60,8 +65,23 @@ class Actuator(abc.ABC):
         """Current state of every job that exists; a missing job is left out."""
 
     @abc.abstractmethod
-    def apply(self, targets: Mapping[str, int], jobs: Mapping[str, JobSpec]) -> None:
-        """Ask the cluster for ``targets`` (job key -> replicas), all or nothing."""
+    def apply(self, targets: Mapping[str, int], jobs: Mapping[str, JobSpec],
+              queue_limits: Mapping[str, int | None] | None = None) -> None:
+        """Ask the cluster for ``targets`` (job key -> replicas) and the admission limits of the jobs
+        in ``queue_limits`` (None: lift farod's), all or nothing."""
+
+
+def wanted_queue_limits(queue_limits: Mapping[str, int | None] | None, targets: Mapping[str, int],
+                        jobs: Mapping[str, JobSpec]) -> dict[str, int | None]:
+    """Per job of ``targets`` with a limit decision, the ``max_queued_requests`` its config should hold
+    (None: the key absent, Serve's no limit): the decision's limit, else the job's own setting."""
+    return {key: jobs[key].max_queued_requests if limit is None else int(limit)
+            for key, limit in (queue_limits or {}).items() if key in targets}
+
+
+def configured_limit(value) -> int | None:
+    """A config's ``max_queued_requests`` as :func:`wanted_queue_limits` compares it (-1 and absent: None)."""
+    return None if value is None or value == -1 else value
 
 
 def ordered_changes(targets: Mapping[str, int], *, current: Mapping[str, int]) -> list[tuple[str, int]]:

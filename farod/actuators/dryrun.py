@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from farod.actuators.base import Actuator, DeploymentState
+from farod.actuators.base import Actuator, DeploymentState, wanted_queue_limits
 from farod.jobs import JobSpec
 
 
@@ -28,6 +28,7 @@ class DryRunActuator(Actuator):
     def __init__(self, *, reader: Actuator | None = None):
         self.reader = reader
         self.applied: dict[str, int] = {}  # the last targets it was asked for, by job key
+        self.queue_limits: dict[str, int | None] = {}  # the max_queued_requests it would have written
 
     def read(self, jobs: Mapping[str, JobSpec]) -> dict[str, DeploymentState]:
         if self.reader is not None:
@@ -36,5 +37,7 @@ class DryRunActuator(Actuator):
                                      running_replicas=self.applied.get(key, job.min_replicas))
                 for key, job in jobs.items()}
 
-    def apply(self, targets: Mapping[str, int], jobs: Mapping[str, JobSpec]) -> None:
+    def apply(self, targets: Mapping[str, int], jobs: Mapping[str, JobSpec],
+              queue_limits: Mapping[str, int | None] | None = None) -> None:
         self.applied.update(targets)
+        self.queue_limits.update(wanted_queue_limits(queue_limits, targets, jobs))

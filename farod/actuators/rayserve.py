@@ -19,6 +19,12 @@ and this actuator uses the one each application allows:
   deployments changed. That PUT replaces *all* applications, so it is refused when any application was
   deployed imperatively (``serve.run``: no config to preserve) rather than deleting it.
 
+Admission limits (``max_queued_requests``) are a deployment option of the application config, so
+they only go through the declarative PUT: a deployment whose limit changes is written there, with
+its ``num_replicas`` set to the target also when its application uses the scale API (a changed
+application config applies its replica counts). A lifted limit writes back the job's own
+``max_queued_requests``, or removes the key.
+
 A deployment with its own ``autoscaling_config`` would fight farod for the replica count: it is
 refused (``reason="autoscaling_conflict"``) unless ``take_over_autoscaling`` is set, in which case the
 PUT drops its ``autoscaling_config``. Only differences from the cluster's current targets are sent, so
@@ -42,7 +48,7 @@ from typing import Any
 import requests
 
 from farod.actuators.base import (ActuationError, Actuator, DeploymentState, WriteGate, always_write, check_may_write,
-                                  ordered_changes)
+                                  configured_limit, ordered_changes, wanted_queue_limits)
 from farod.credentials import api_session, failure_reason, redactor, split_query
 from farod.errors import FarodError
 from farod.jobs import JobSpec
@@ -74,7 +80,8 @@ class RayServeActuator(Actuator):
                 states[key] = _state(deployment)
         return states
 
-    def apply(self, targets: Mapping[str, int], jobs: Mapping[str, JobSpec]) -> None:
+    def apply(self, targets: Mapping[str, int], jobs: Mapping[str, JobSpec],
+              queue_limits: Mapping[str, int | None] | None = None) -> None:
         details = self._applications()
         states = {}
         for key in targets:
@@ -87,11 +94,14 @@ class RayServeActuator(Actuator):
                                      "actuator.rayserve.take_over_autoscaling to let farod manage it",
                                      reason="autoscaling_conflict")
         current = {key: state.target_replicas for key, state in states.items()}
+        limits = {key: limit for key, limit in wanted_queue_limits(queue_limits, targets, jobs).items()
+                  if limit != configured_limit(_deployment_entry(details, jobs[key]).get("max_queued_requests"))}
         changes = [(key, replicas) for key, replicas in ordered_changes(targets, current=current)
-                   if replicas != current[key] or states[key].autoscaling]
-        external = [(key, n) for key, n in changes if _application(details, jobs[key]).get("external_scaler_enabled")]
+                   if replicas != current[key] or states[key].autoscaling or key in limits]
+        external = [(key, n) for key, n in changes if key not in limits
+                    and _application(details, jobs[key]).get("external_scaler_enabled")]
         declarative = {key: n for key, n in changes if (key, n) not in external}
-        body = self._declarative_config(details, declarative, jobs) if declarative else None
+        body = self._declarative_config(details, declarative, jobs, limits) if declarative else None
         sent: list[str] = []
         try:
             for key, replicas in [(key, n) for key, n in external if n < current[key]]:
@@ -119,8 +129,8 @@ class RayServeActuator(Actuator):
             except ActuationError:
                 pass  # the next tick re-asserts; nothing better to do from here
 
-    def _declarative_config(self, details: Mapping, targets: Mapping[str, int],
-                            jobs: Mapping[str, JobSpec]) -> dict[str, Any]:
+    def _declarative_config(self, details: Mapping, targets: Mapping[str, int], jobs: Mapping[str, JobSpec],
+                            limits: Mapping[str, int | None]) -> dict[str, Any]:
         applications = []
         for name, application in sorted(details.get("applications", {}).items()):
             config = application.get("deployed_app_config")
@@ -139,6 +149,10 @@ class RayServeActuator(Actuator):
                 entry = {"name": job.deployment}
                 deployments.append(entry)
             entry["num_replicas"] = int(replicas)
+            if key in limits and limits[key] is None:
+                entry.pop("max_queued_requests", None)
+            elif key in limits:
+                entry["max_queued_requests"] = limits[key]
             if self.take_over_autoscaling:
                 entry.pop("autoscaling_config", None)
         body = {name: details[name] for name in _PRESERVED_TOP_LEVEL if details.get(name) is not None}
@@ -213,6 +227,12 @@ def _usable_deployment(deployment: Any) -> bool:
 
 def _application(details: Mapping, job: JobSpec) -> Mapping:
     return (details.get("applications") or {}).get(job.application) or {}
+
+
+def _deployment_entry(details: Mapping, job: JobSpec) -> Mapping:
+    """The job's entry in its application's deployed config (empty if the config does not list it)."""
+    config = _application(details, job).get("deployed_app_config") or {}
+    return next((d for d in config.get("deployments") or [] if d.get("name") == job.deployment), {})
 
 
 def _deployment(details: Mapping, job: JobSpec) -> Mapping | None:

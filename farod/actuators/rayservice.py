@@ -16,6 +16,9 @@ and re-dumping it would rewrite all of that. So :func:`rewrite_num_replicas` com
 to learn *where* each ``num_replicas`` value sits (node marks) and splices the new numbers into the
 original text; a deployment without the key gets one line after its ``name``. The result is loaded
 again and compared with the intended config, so a splice that went wrong is never written.
+Admission limits (``max_queued_requests``, a deployment option of the Serve config) are spliced the
+same way in the same patch; a lifted limit writes back the job's own ``max_queued_requests``, or
+removes the key's line (where it is not alone on its line, ``-1``, Serve's "no limit", is written).
 
 All targets go out in one merge patch of ``spec.serveConfigV2`` that carries the
 ``metadata.resourceVersion`` it was computed from (so RBAC needs only ``patch``, and no other field is
@@ -37,7 +40,8 @@ import kubernetes
 import urllib3
 import yaml
 
-from farod.actuators.base import Actuator, ActuationError, DeploymentState, WriteGate, always_write, check_may_write
+from farod.actuators.base import (Actuator, ActuationError, DeploymentState, WriteGate, always_write, check_may_write,
+                                  wanted_queue_limits)
 from farod.jobs import JobSpec
 
 GROUP, VERSION, PLURAL = "ray.io", "v1", "rayservices"
@@ -106,21 +110,38 @@ def read_num_replicas(text: str, application: str, deployment: str) -> tuple[int
         ) from None
 
 
-def _splice(text: str, node: yaml.MappingNode, replicas: int) -> tuple[int, int, str]:
-    """(start, end, new text) that sets num_replicas in ``node``."""
-    _, value = _mapping_get(node, "num_replicas")
-    if value is not None:
-        return value.start_mark.index, value.end_mark.index, str(replicas)
+def _splice(text: str, node: yaml.MappingNode, key: str, value: int) -> tuple[int, int, str]:
+    """(start, end, new text) that sets ``key`` to ``value`` in ``node``."""
+    _, present = _mapping_get(node, key)
+    if present is not None:
+        return present.start_mark.index, present.end_mark.index, str(value)
     name_key, name_value = _mapping_get(node, "name")
     if node.flow_style:
-        return name_value.end_mark.index, name_value.end_mark.index, f", num_replicas: {replicas}"
+        return name_value.end_mark.index, name_value.end_mark.index, f", {key}: {value}"
     line_end = text.find("\n", name_value.end_mark.index)
     line_end = len(text) if line_end < 0 else line_end
-    return line_end, line_end, "\n" + " " * name_key.start_mark.column + f"num_replicas: {replicas}"
+    return line_end, line_end, "\n" + " " * name_key.start_mark.column + f"{key}: {value}"
 
 
-def rewrite_num_replicas(text: str, targets: Mapping[tuple[str, str], int]) -> str:
-    """``text`` with ``num_replicas`` set per (application, deployment); every other byte kept."""
+def _unset(text: str, node: yaml.MappingNode, key: str) -> tuple[int, int, str] | None:
+    """(start, end, new text) that removes ``key`` from ``node`` (its line, if the pair is alone on it;
+    else -1, Serve's default); None if ``node`` has no ``key``."""
+    key_node, value = _mapping_get(node, key)
+    if key_node is None:
+        return None
+    line_start = text.rfind("\n", 0, key_node.start_mark.index) + 1
+    line_end = text.find("\n", value.end_mark.index)
+    alone = (not node.flow_style and not text[line_start:key_node.start_mark.index].strip()
+             and not text[value.end_mark.index:len(text) if line_end < 0 else line_end].split("#")[0].strip())
+    if not alone:
+        return _splice(text, node, key, -1)
+    return line_start, len(text) if line_end < 0 else line_end + 1, ""
+
+
+def rewrite_num_replicas(text: str, targets: Mapping[tuple[str, str], int],
+                         queue_limits: Mapping[tuple[str, str], int | None] | None = None) -> str:
+    """``text`` with ``num_replicas`` set per (application, deployment), and ``max_queued_requests`` for
+    those in ``queue_limits`` (None: removed); every other byte kept."""
     root = _compose(text)
     edits = []
     original = text
@@ -132,23 +153,41 @@ def rewrite_num_replicas(text: str, targets: Mapping[tuple[str, str], int]) -> s
                 "remove it to let farod scale this deployment",
                 reason="autoscaling_conflict",
             )
-        edits.append(_splice(text, node, replicas))
-    for start, end, replacement in sorted(edits, reverse=True):
+        edits.append(_splice(text, node, "num_replicas", replicas))
+    for (application, deployment), limit in (queue_limits or {}).items():
+        node = _deployment_node(root, application, deployment)
+        edits.append(_splice(text, node, "max_queued_requests", limit) if limit is not None
+                     else _unset(text, node, "max_queued_requests"))
+    for start, end, replacement in sorted((edit for edit in edits if edit is not None), reverse=True):
         text = text[:start] + replacement + text[end:]
-    _check_rewrite(original, text, targets)
+    _check_rewrite(original, text, targets, queue_limits or {})
     return text
 
 
-def _check_rewrite(original: str, rewritten: str, targets: Mapping[tuple[str, str], int]) -> None:
-    """The rewritten config must load as the original with only the targets changed."""
-    expected = yaml.safe_load(original)
-    for application in expected.get("applications") or []:
+def _check_rewrite(original: str, rewritten: str, targets: Mapping[tuple[str, str], int],
+                   queue_limits: Mapping[tuple[str, str], int | None]) -> None:
+    """The rewritten config must load as the original with only the targets and limits changed."""
+    expected, actual = yaml.safe_load(original), yaml.safe_load(rewritten)
+    for key, deployment in _deployments(expected):
+        if key in targets:
+            deployment["num_replicas"] = targets[key]
+        if queue_limits.get(key, 0) is None:
+            deployment.pop("max_queued_requests", None)
+        elif key in queue_limits:
+            deployment["max_queued_requests"] = queue_limits[key]
+    for key, deployment in _deployments(actual):
+        if queue_limits.get(key, 0) is None and deployment.get("max_queued_requests") == -1:
+            del deployment["max_queued_requests"]  # Serve's "no limit", as the key left out
+    if actual != expected:
+        raise ActuationError("serveConfigV2: rewrite changed more than num_replicas and max_queued_requests; "
+                             "not applied", reason="rejected")
+
+
+def _deployments(config):
+    """((application, deployment), deployment mapping) of a loaded Serve config."""
+    for application in config.get("applications") or []:
         for deployment in application.get("deployments") or []:
-            key = (application.get("name"), deployment.get("name"))
-            if key in targets:
-                deployment["num_replicas"] = targets[key]
-    if yaml.safe_load(rewritten) != expected:
-        raise ActuationError("serveConfigV2: rewrite changed more than num_replicas; not applied", reason="rejected")
+            yield (application.get("name"), deployment.get("name")), deployment
 
 
 class RayServiceActuator(Actuator):
@@ -211,8 +250,11 @@ class RayServiceActuator(Actuator):
             states[key] = DeploymentState(target_replicas=replicas, running_replicas=running, autoscaling=autoscaling)
         return states
 
-    def apply(self, targets: Mapping[str, int], jobs: Mapping[str, JobSpec]) -> None:
+    def apply(self, targets: Mapping[str, int], jobs: Mapping[str, JobSpec],
+              queue_limits: Mapping[str, int | None] | None = None) -> None:
         wanted = {(jobs[key].application, jobs[key].deployment): int(replicas) for key, replicas in targets.items()}
+        limits = {(jobs[key].application, jobs[key].deployment): limit
+                  for key, limit in wanted_queue_limits(queue_limits, targets, jobs).items()}
         for _ in range(self.max_conflict_retries + 1):
             obj = self._get()
             text = (obj.get("spec") or {}).get("serveConfigV2")
@@ -220,7 +262,7 @@ class RayServiceActuator(Actuator):
                 raise ActuationError(
                     f"rayservice {self.namespace}/{self.rayservice}: spec.serveConfigV2 is not set", reason="rejected"
                 )
-            rewritten = rewrite_num_replicas(text, wanted)
+            rewritten = rewrite_num_replicas(text, wanted, limits)
             if rewritten == text:
                 return  # re-asserting what is already there writes nothing
             patch = {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},

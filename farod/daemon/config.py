@@ -237,6 +237,9 @@ class JobConfig(Model):
     max_replicas: integer(ge=1, le=MAX_REPLICAS, optional=True) = None
     weight: number(gt=0, le=1e6) = 1.0
     resources: amounts(ge=0, le=1e6, empty_message="must be a non-empty mapping of resource -> amount") = {"cpu": 1.0}
+    # The deployment's own max_queued_requests (None: Serve's default, no limit): what farod writes back
+    # when a plan lifts an admission limit (policy parameter admission).
+    max_queued_requests: integer(ge=1, le=1_000_000, optional=True) = None
 
     @model_validator(mode="after")
     def _bounds_in_order(self):

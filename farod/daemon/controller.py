@@ -26,6 +26,10 @@ runs on a fake clock in tests:
   guard pipeline of :mod:`farod.policies.guards` (stale hold, bounds, step limits, quota fit) makes
   the applied allocation fit it;
 - **policy swap**: :meth:`swap_policy` (a validated config reload) takes effect at the next decision.
+- **admission limits** (a plan's ``queue_limits``, :mod:`farod.policies.admission`): the latest per
+  job is re-asserted with the targets at every decision (so a failed write is retried); a stale job
+  gets no new limit (:func:`~farod.policies.guards.guard_queue_limits`); a policy swap lifts every
+  limit farod set (the new policy may not manage admission).
 
 Each decision is one structured log line (``event="decision"``) carrying what it was decided from --
 quota, job specs, signals, cluster state, the recent history at plans, the policy's plans -- so
@@ -52,7 +56,7 @@ from farod.daemon.record import DecisionRecord, JobRecord, problem_to_record
 from farod.errors import FarodError
 from farod.jobs import JobSpec
 from farod.policies.base import Decision, JobObservation, Observation, Policy
-from farod.policies.guards import ClusterLimits, guard, quota_used
+from farod.policies.guards import ClusterLimits, guard, guard_queue_limits, quota_used
 from farod.signals.prometheus import SIGNALS, JobSignals, PrometheusSignals, PrometheusUnavailable
 
 LOGGED_HISTORY_STEPS = 120  # history steps a plan's log line carries (the forecasters' recent context)
@@ -98,6 +102,7 @@ class Controller:
         self._policy = policy
         self._next_policy: Policy | None = None
         self._desired: dict[str, int] = {}
+        self._queue_limits: dict[str, int | None] = {}  # admission limits to re-assert (None: lifted)
         self._retry_at = -np.inf
         self._ids = itertools.count(1)
         self._lock = threading.Lock()  # one decision at a time, whatever calls it
@@ -125,6 +130,7 @@ class Controller:
                 return None
             if self._next_policy is not None:
                 self._policy, self._next_policy = self._next_policy, None
+                self._queue_limits = dict.fromkeys(self._queue_limits)
                 self.metrics.set_policy(self._policy.name)
             started = time.perf_counter()
             record = self._decide(kind, now=now, decision_id=f"{int(now)}-{next(self._ids)}")
@@ -161,6 +167,7 @@ class Controller:
         limits = ClusterLimits(max_added=self.safety.max_replicas_added, max_removed=self.safety.max_replicas_removed)
         targets = guard(decision.replicas, observation=observation, jobs=self.jobs, previous=previous,
                         cluster_limits=limits)
+        self._queue_limits.update(guard_queue_limits(decision.queue_limits, observation=observation, jobs=self.jobs))
         leader = bool(self.is_leader())
         record.update(quota=quota, leader=leader, reason=decision.reason, objective=decision.objective,
                       jobs=self._job_records(kind, observation, state, signals, decision, targets))
@@ -171,7 +178,8 @@ class Controller:
         self._desired.update(targets)
         if leader and targets:
             try:
-                self.actuator.apply(targets, {key: self.jobs[key] for key in targets})
+                self.actuator.apply(targets, {key: self.jobs[key] for key in targets},
+                                    {key: limit for key, limit in self._queue_limits.items() if key in targets})
             except ActuationError as exc:
                 self.metrics.actuation_errors.labels(reason=exc.reason).inc()
                 record.update(applied=False, error=exc.reason, error_message=str(exc))
@@ -270,6 +278,7 @@ class Controller:
                 "stale": reading.stale,
                 "asked": decision.replicas.get(key),
                 "target": targets.get(key),
+                "queue_limit": self._queue_limits.get(key),
                 "service_time_ms_used": self._policy.service_time_ms(key),
             }
             if plan is not None:

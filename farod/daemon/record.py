@@ -36,6 +36,7 @@ class JobRecord(TypedDict, total=False):
     stale: bool  # held by the guards: never scaled down on missing data
     asked: int | None  # what the policy asked for (after its own guards), None: nothing
     target: int | None  # what the decision applies, None: the cluster lacks the job
+    queue_limit: int | None  # the admission limit (max_queued_requests) farod holds in force, None: none
     service_time_ms_used: float | None  # the service time the policy planned with
     plan: dict[str, Any]  # forecast_rps {quantile: [rps per step]}, predicted_latency_ms, utility, accept_rate
     history: list[float | None]  # plans only: the recent per-minute arrivals the forecasters saw

@@ -111,6 +111,9 @@ jobs:
     {{- if hasKey . "resources" }}
     resources: {{ .resources | toJson }}
     {{- end }}
+    {{- if hasKey . "maxQueuedRequests" }}
+    max_queued_requests: {{ .maxQueuedRequests | toJson }}
+    {{- end }}
 {{- end }}
 quota:
 {{- if (.Values.quota.fromResourceQuota).name }}
