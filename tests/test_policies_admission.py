@@ -48,13 +48,13 @@ def flat(rps: float) -> np.ndarray:
     return np.full(40, rps * 60.0)
 
 
-def penaltysum(admission: bool):
+def penaltysum(**params):
     return create("faro-penaltysum", jobs=specs("a", "b", service_time_ms=180), quota={"cpu": 4},
-                  params={"forecaster": "last", "admission": admission})
+                  params={"forecaster": "last", **params})
 
 
 def test_penaltysum_limits_only_the_job_it_sacrifices_and_lifts_the_limit_when_it_can_serve_again():
-    policy = penaltysum(admission=True)
+    policy = penaltysum()  # admission limits are faro-penaltysum's default
     # a: 40 req/s needs ~8 replicas; b: 0.5 req/s is served in full.
     overloaded = policy.plan(observe(300, quota=4, a=reading(history=flat(40), replicas=2),
                                      b=reading(history=flat(0.5), replicas=2)))
@@ -68,6 +68,7 @@ def test_penaltysum_limits_only_the_job_it_sacrifices_and_lifts_the_limit_when_i
 
 def test_without_admission_no_decision_touches_a_limit():
     policy = penaltysum(admission=False)
+    assert create("faro-sum", jobs=specs("a"), quota={"cpu": 4}).params.admission is False
     decision = policy.plan(observe(300, quota=4, a=reading(history=flat(40), replicas=2),
                                    b=reading(history=flat(2), replicas=2)))
     assert decision.plans["a/m"].accept_rate < 1.0

@@ -25,7 +25,8 @@ def _records(tmp_path, policies, params=None):
 
 
 def test_no_policy_beats_the_oracle_under_contention(tmp_path):
-    records = _records(tmp_path, ("oracle", *RIVALS))
+    # Admission limits change what is served: their limit is the oracle with them (below).
+    records = _records(tmp_path, ("oracle", *RIVALS), {"faro-penaltysum": {"admission": False}})
     oracle = records["oracle"]
     for name in RIVALS:
         assert oracle["slo_violation_rate"] <= records[name]["slo_violation_rate"], name
@@ -37,3 +38,12 @@ def test_a_fairsum_oracle_is_no_limit_under_contention(tmp_path):
     fair = _records(tmp_path, ("oracle",), {"oracle": {"objective": "fairsum"}})["oracle"]
     summing = _records(tmp_path, ("faro-sum",))["faro-sum"]
     assert fair["slo_violation_rate"] > summing["slo_violation_rate"]
+
+
+def test_with_admission_limits_the_limit_is_the_oracle_with_them(tmp_path):
+    # faro-penaltysum's limits make its violation rate lower than the plain oracle's; the oracle that
+    # sheds load the same way (penaltysum, admission limits) is again a limit on both measures.
+    shedding = _records(tmp_path, ("oracle", "faro-penaltysum"),
+                        {"oracle": {"objective": "penaltysum", "admission": True}})
+    assert shedding["oracle"]["slo_violation_rate"] <= shedding["faro-penaltysum"]["slo_violation_rate"]
+    assert shedding["oracle"]["lost_utility"] <= shedding["faro-penaltysum"]["lost_utility"]

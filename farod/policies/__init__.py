@@ -21,7 +21,7 @@ accepts the guard limits ``max_scale_up`` / ``max_scale_down`` (:mod:`farod.poli
 ``faro-sum``              forecast + exact solver, maximize total utility (:mod:`.faro`)
 ``faro-fair``             ... maximize the worst job's utility
 ``faro-fairsum``          ... total utility minus N times the spread
-``faro-penaltysum``       ... total utility with load shedding (accept rates in the plans)
+``faro-penaltysum``       ... total utility with load shedding (accept rates as admission limits)
 ``oracle``                ``faro-sum`` fed the true future (needs ``future=``): the limit
 ``mark``                  forecast each job alone, size it for its peak at 72 % (:mod:`.mark`)
 ``aiad``                  ±1 replica after 30 s above / 600 s below the SLO (:mod:`.reactive`)
@@ -46,7 +46,7 @@ from farod.jobs import JobSpec
 from farod.policies.base import Policy
 from farod.policies.cilantro import Cilantro
 from farod.policies.fairshare import FairShare
-from farod.policies.faro import Faro, FaroParams, OracleParams, SpreadParams
+from farod.policies.faro import Faro, FaroParams, OracleParams, PenaltyParams, SpreadParams
 from farod.policies.guards import Guarded, StepLimits
 from farod.policies.mark import Mark
 from farod.policies.params import parse, unknown_parameter
@@ -87,7 +87,7 @@ _REGISTRY: dict[str, _Entry] = {
     "faro-sum": _Entry(FaroParams, _faro("sum")),
     "faro-fair": _Entry(SpreadParams, _faro("fair")),
     "faro-fairsum": _Entry(SpreadParams, _faro("fairsum")),
-    "faro-penaltysum": _Entry(FaroParams, _faro("penaltysum")),
+    "faro-penaltysum": _Entry(PenaltyParams, _faro("penaltysum")),
     "oracle": _Entry(OracleParams, _oracle, reads_future=True),
     "mark": _Entry(Mark.Params, _forecasting(Mark)),
     "aiad": _Entry(Aiad.Params, _reactive(Aiad)),
