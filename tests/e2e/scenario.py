@@ -27,6 +27,7 @@ when the load left them; that farod's metrics reached Prometheus and that farod 
 SIGTERM, and prints ``E2E {json}`` as its last line. Any failed assertion exits non-zero. Last, it
 deletes ``serve-cluster1`` under farod (a PUT without it) and checks that farod notices
 (``farod_signal_stale{signal="deployment"}`` in Prometheus), keeps deciding and leaves the job alone.
+Before farod starts, :mod:`tests.e2e.admission` checks admission limits on the real deployments.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ import yaml
 
 from farod.actuators.rayserve import RayServeActuator
 from farod.daemon.config import load_config
+from tests.e2e import admission
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -131,6 +133,8 @@ def run(stack: Stack, workdir: Path) -> dict:
     jobs = load_config(_write_farod_config(workdir, token)).jobs_by_key
     _wait("both applications RUNNING", lambda: all(s.running_replicas >= 1 for s in ray.read(jobs).values())
           and len(ray.read(jobs)) == 2, timeout_s=180)
+    _step("admission limits: set, a burst partly rejected, lifted")
+    limits = admission.check(ray, jobs, JOBS, dashboard=DASHBOARD, serve=SERVE, token=token, replicas=INITIAL_REPLICAS)
 
     _step("starting Prometheus")
     stack.start("prometheus", ["/usr/bin/prometheus", f"--config.file={_write_prometheus_config(workdir)}",
@@ -188,8 +192,9 @@ def run(stack: Stack, workdir: Path) -> dict:
                 "decisions_after": len(after),
                 "held": bool(after) and all(JOBS[1] not in d.get("targets", {}) for d in after)}
     before = [d for d in _decisions(farod_log) if d["now"] <= deleted_at]
-    return {**_verdict(timeline, before, series, attainment, farod_exit, deletion, workdir),
-            "dashboard_poll_errors": poll_errors}
+    verdict = _verdict(timeline, before, series, attainment, farod_exit, deletion, workdir)
+    verdict["failures"] += limits.pop("failures")
+    return {**verdict, "admission": limits, "dashboard_poll_errors": poll_errors}
 
 
 def _scaled_down(decisions: list[dict], key: str) -> bool:
