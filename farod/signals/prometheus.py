@@ -61,16 +61,20 @@ SIGNALS = ("request_rate", "p99_latency_ms", "mean_latency_ms", "ongoing_request
 REQUIRED_SIGNALS = ("request_rate",)
 
 _ROUTER_REQUESTS = 'ray_serve_num_router_requests(_total)?'
+# The proxy's 503s per deployment: what an admission limit (max_queued_requests) rejects before the
+# router counts a request (Ray 2.60's router counts only the requests it admits).
+_REJECTED = 'ray_serve_num_deployment_http_error_requests(_total)?'
 # Series are grouped by namespace too, so a raw query's series carry the same labels as the recording
 # rules' (which keep namespace) and `rule or raw` returns one series per job, not both.
 _BY_JOB = "namespace, application, deployment"
 _BY_APP = "namespace, application"
 
 
-def selector(metric: str, namespace: str | None = None) -> str:
+def selector(metric: str, namespace: str | None = None, *extra: str) -> str:
     """A PromQL selector of ``metric`` (a regex when it has one, for the router counter's two names),
-    limited to ``namespace`` when one is given."""
+    limited to ``namespace`` when one is given, with any ``extra`` label matchers."""
     matchers = [f"namespace={json.dumps(namespace)}"] if namespace else []
+    matchers += extra
     if "(" in metric:
         return "{" + ", ".join([f'__name__=~"{metric}"', *matchers]) + "}"
     return metric + ("{" + ", ".join(matchers) + "}" if matchers else "")
@@ -79,6 +83,13 @@ def selector(metric: str, namespace: str | None = None) -> str:
 def router_requests(namespace: str | None = None) -> str:
     """Ray Serve's router request counter (named with or without ``_total`` across Ray versions)."""
     return selector(_ROUTER_REQUESTS, namespace)
+
+
+def demand(namespace: str | None = None) -> str:
+    """Every request that reached a deployment: the router's count plus the 503s the proxy answered
+    for it (an admission limit's rejections; the router counter has no ``error_code``, so one
+    selector takes both). The forecasters must see the demand, not only what a limit let in."""
+    return selector(f"{_ROUTER_REQUESTS}|{_REJECTED}", namespace, 'error_code=~"503|"')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,11 +191,12 @@ class PrometheusSignals:
 
     def arrivals(self, jobs: Mapping[str, JobSpec], *, start: float, steps: int, step_s: float = 60.0,
                  ) -> dict[str, np.ndarray]:
-        """Arrivals per step of every job: element i counts the step ending at ``start + i * step_s``.
+        """Arrivals per step of every job: element i counts the step ending at ``start + i * step_s``
+        (:func:`demand`: admitted or rejected by an admission limit).
 
         NaN where Prometheus has no sample (a job with no series is all NaN): a gap is not zero load.
         """
-        expr = f"sum by ({_BY_JOB}) (increase({router_requests(self.namespace)}[{int(step_s)}s]))"
+        expr = f"sum by ({_BY_JOB}) (increase({demand(self.namespace)}[{int(step_s)}s]))"
         series = self.client.range_query(expr, start=start, end=start + (steps - 1) * step_s, step_s=step_s)
         by_job = {(s.labels.get("application"), s.labels.get("deployment")): s.values for s in series}
         return {key: by_job.get((job.application, job.deployment), np.full(steps, np.nan)).copy()
