@@ -307,3 +307,13 @@ class PrometheusServer:
             self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
+
+    @classmethod
+    def holding(cls, workdir: Path, openmetrics: str) -> "PrometheusServer":
+        """A started server (no scrape targets) whose TSDB holds ``openmetrics``, written with promtool."""
+        (workdir / "history.om").write_text(openmetrics)
+        subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--quiet",
+                        str(workdir / "history.om"), str(workdir / "tsdb")], check=True, capture_output=True)
+        server = cls(workdir, targets=[])
+        server.start()
+        return server

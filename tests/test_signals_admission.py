@@ -9,7 +9,6 @@ router already); b/m has no rejections at all.
 from __future__ import annotations
 
 import math
-import subprocess
 import time
 
 import numpy as np
@@ -41,12 +40,7 @@ def history() -> str:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("rejections")
-    (workdir / "history.om").write_text(history())
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(workdir / "history.om"),
-                    str(workdir / "tsdb")], check=True, capture_output=True)  # fmt: skip
-    server = PrometheusServer(workdir, targets=[])
-    server.start()
+    server = PrometheusServer.holding(tmp_path_factory.mktemp("rejections"), history())
     yield server
     server.stop()
 

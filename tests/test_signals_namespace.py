@@ -10,7 +10,6 @@ kube-prometheus-stack, farod's request-rate recording rule also has a series per
 from __future__ import annotations
 
 import math
-import subprocess
 import time
 
 import numpy as np
@@ -51,12 +50,7 @@ def history() -> str:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("namespaces")
-    (workdir / "history.om").write_text(history())
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(workdir / "history.om"),
-                    str(workdir / "tsdb")], check=True, capture_output=True)  # fmt: skip
-    server = PrometheusServer(workdir, targets=[])
-    server.start()
+    server = PrometheusServer.holding(tmp_path_factory.mktemp("namespaces"), history())
     yield server
     server.stop()
 
