@@ -18,6 +18,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from farod.signals.prometheus import demand
+
 BURST = 40
 LIMITS = (3, 1)  # serve-cluster0, serve-cluster1
 
@@ -46,6 +48,18 @@ def check(actuator, jobs: dict, keys: tuple[str, str], *, dashboard: str, serve:
     if statuses_lifted != {200: BURST}:
         failures.append(f"a burst of {BURST} without a limit was not served in full: {statuses_lifted}")
     return {"limited": statuses_limited, "lifted": statuses_lifted, "failures": failures}
+
+
+def counted(query, limits: dict) -> list[str]:
+    """Failures unless Prometheus holds the burst's 503s under the series the daemon's history adds
+    to the router's count (:func:`farod.signals.prometheus.demand`), for the right deployment."""
+    found = {(r["metric"].get("application"), r["metric"].get("deployment")): float(r["value"][1])
+             for r in query(f"sum by (application, deployment, error_code) ({demand()})")
+             if r["metric"].get("error_code") == "503"}
+    rejected = limits["limited"].get(503, 0)
+    if found.get(("serve-cluster1", "classifier")) != rejected:
+        return [f"the {rejected} rejections of the burst are not counted as demand in Prometheus: {found}"]
+    return []
 
 
 def _burst(url: str) -> dict[int, int]:

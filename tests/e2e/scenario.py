@@ -193,7 +193,7 @@ def run(stack: Stack, workdir: Path) -> dict:
                 "held": bool(after) and all(JOBS[1] not in d.get("targets", {}) for d in after)}
     before = [d for d in _decisions(farod_log) if d["now"] <= deleted_at]
     verdict = _verdict(timeline, before, series, attainment, farod_exit, deletion, workdir)
-    verdict["failures"] += limits.pop("failures")
+    verdict["failures"] += limits.pop("failures") + admission.counted(_query, limits)
     return {**verdict, "admission": limits, "dashboard_poll_errors": poll_errors}
 
 
