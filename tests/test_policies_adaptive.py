@@ -5,6 +5,7 @@ import pytest
 from policy_fakes import observe, reading, specs
 
 from farod.errors import FarodError
+from farod.model.queueing import latency
 from farod.policies import create
 from farod.policies.calibration import Calibration
 from farod.policies.faro import level_weights
@@ -97,6 +98,23 @@ def test_a_job_that_leaves_its_band_gets_replicas_before_the_next_plan():
     # the replan re-centred the band on the new level: the same rate no longer triggers
     replicas = dict(decision.replicas)
     assert all(tick(t, 30.0).kind == "react" for t in range(450, 600, 10))
+
+
+def test_a_departure_the_replicas_absorb_moves_nothing():
+    policy = faro(quota=12, replan_after_s=30, replan_min_interval_s=30, replan_band=(0.3, 0.7), headroom_quantiles="")
+    history = dict(a=noisy(10, 3), b=noisy(10, 4))
+    plan = policy.plan(observe(300, quota=12, **{k: reading(history=h, replicas=3) for k, h in history.items()}))
+    replicas = dict(plan.replicas)
+    above_band = 1.2 * plan.plans["a/m"].forecast_rps[0.7][0]
+    assert 1000 * latency(above_band, 0.18, replicas["a/m"]) < 720  # out of the band, yet within the SLO
+
+    def tick(t, rate_a):
+        return policy.react(observe(t, quota=12, a=reading(history=history["a"], request_rate=rate_a, replicas=replicas["a/m"]),
+                                    b=reading(history=history["b"], request_rate=10.0, replicas=replicas["b/m"])))
+
+    assert all(tick(t, above_band).kind == "react" for t in range(310, 600, 10))
+    at_risk = replicas["a/m"] / 0.18  # as many requests/s as the replicas can serve
+    assert [tick(t, at_risk).kind for t in (600, 610)] == ["plan", "react"]  # out of the band since 340
 
 
 def test_early_replanning_turned_off_never_replans():

@@ -17,7 +17,8 @@ next plan, up to five minutes later. :class:`BandWatch` remembers each job's for
 (``low``..``high`` quantile per step) and reports a job whose observed request rate (the 30-s window
 every tick sees, live and simulated alike) stays outside it for ``after_s`` -- the one delay rule of
 :mod:`farod.policies.hysteresis` -- so that the policy can replan at once. Churn stays bounded: no early
-replan within ``min_interval_s`` of the last plan, and a departure must persist to count.
+replan within ``min_interval_s`` of the last plan, and a departure must persist to count (the policy
+then replans only for reported jobs whose replicas would miss the SLO at the observed rate).
 
 Each reported job comes with its *level shift*, the observed rate over the forecast's middle for the
 current step (bounded to ``[1/MAX_SHIFT, MAX_SHIFT]``): the history only holds completed minutes, so
