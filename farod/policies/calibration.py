@@ -31,7 +31,8 @@ observations; nothing else):
   Readings with too few requests for a p99 (``min_requests`` in the window), with replicas still
   starting, or at or beyond the model's utilization cap (where it extrapolates linearly) teach nothing.
 
-Both rates 0 turn calibration off (the profiled service time, ``t = s``).
+Both rates 0 turn calibration off (the profiled service time, ``t = s``). The Faro policies' defaults
+(``FaroParams``: 0.1 and 0.02) and their measured effect are documented in docs/plan.md and the README.
 """
 
 from __future__ import annotations
