@@ -153,8 +153,9 @@ class Controller:
             return self._miss(record, now=now, reason=str(exc), error=error)
         try:
             signals = self.signals.read(self.jobs, now=now)
-            if kind == "plan" or not self.history.loaded:
-                self.history.refresh(now)
+            # Every decision, not only plans: an early replan (a tick) forecasts from the minutes up to
+            # now. Between minutes this fetches nothing.
+            self.history.refresh(now)
         except PrometheusUnavailable as exc:
             self._mark_prometheus_stale()
             return self._miss(record, now=now, reason=str(exc), error="prometheus_unavailable")
