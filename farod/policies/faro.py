@@ -168,8 +168,8 @@ class SpreadParams(FaroParams):
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PenaltyParams(FaroParams):
     """``faro-penaltysum`` makes its accept rates real by default (admission limits): measured on days 9
-    and 10 (5 seeds) it cut the violation rate by 0.04-0.11 at 16-20 CPUs at equal lost utility, and by
-    0.0002-0.0003 at 32 CPUs for 0.001-0.002 more lost utility (README, "Overload")."""
+    and 10 (5 seeds) it cut the violation rate by 0.04-0.10 at 16-20 CPUs at equal lost utility, and by
+    up to 0.0002 at 32-36 CPUs for up to 0.003 more lost utility (README, "Overload")."""
 
     admission: bool = True
 
