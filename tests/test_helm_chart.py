@@ -294,3 +294,14 @@ def test_rayservice_schema_rejects_what_farod_cannot_patch():
     bad = {"apiVersion": "ray.io/v1", "kind": "RayService", "metadata": {"name": "Serving"}, "spec": {}}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, RAYSERVICE_SCHEMA)
+
+
+def test_a_jobs_own_max_queued_requests_reaches_the_config_and_bad_ones_are_refused(tmp_path):
+    job = {"application": "serve-cluster0", "deployment": "classifier", "sloMs": 720}
+    values = tmp_path / "values.yaml"
+    values.write_text(yaml.safe_dump({"jobs": [{**job, "maxQueuedRequests": 100}, {**job, "deployment": "other"}]}))
+    config = parse_config(yaml.safe_load(_policy_configmap(render("-f", str(values)))["data"]["farod.yaml"]))
+    assert [spec.max_queued_requests for spec in config.jobs] == [100, None]
+    values.write_text(yaml.safe_dump({"jobs": [{**job, "maxQueuedRequests": 0}]}))
+    result = helm("template", "farod", str(CHART), "-f", str(values))
+    assert result.returncode != 0 and "jobs.0.maxQueuedRequests" in result.stderr
