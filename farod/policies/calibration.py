@@ -17,8 +17,8 @@ deployment measures, on every tick (live from Prometheus, in simulation from the
 observations; nothing else):
 
 - **service time** ``s``, from the mean processing time per request: an exponentially weighted mean
-  starting from the profiled value, ``s <- s + service_rate * (measured - s)`` per reading (0.1 per
-  10-s tick: about two minutes to move two thirds of the way), kept within ``bounds`` times the
+  starting from the profiled value, ``s <- s + service_rate * (measured - s)`` per reading (0.02 per
+  10-s tick: about nine minutes to move two thirds of the way), kept within ``bounds`` times the
   profiled value;
 - **tail** ``t``, one request's p99 latency without any wait (the latency model's ``tail``: the model
   predicts ``t + W_q/2``), from the measured end-to-end p99: each reading implies
@@ -32,7 +32,7 @@ observations; nothing else):
   starting, or at or beyond the model's utilization cap (where it extrapolates linearly) teach nothing.
 
 Both rates 0 turn calibration off (the profiled service time, ``t = s``). The Faro policies' defaults
-(``FaroParams``: 0.1 and 0.02) and their measured effect are documented in docs/plan.md and the README.
+(``FaroParams``: 0.02 and 0, the tail's 0.02 when turned on) and their measured effect are documented in docs/plan.md and the README.
 """
 
 from __future__ import annotations

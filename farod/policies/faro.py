@@ -34,7 +34,8 @@ Things the paper's implementation left on the table, which matter as much as the
   move replicas for a real gain (hysteresis on moves, which bounds the churn of replanning).
 - **Calibrate the latency model online** (:mod:`farod.policies.calibration`): the service time
   follows the measured processing time, and the latency model's tail (one request's p99 without a
-  wait) what the measured p99 implies; the plans see both. On by default, except for ``oracle``.
+  wait) what the measured p99 implies; the plans see both. The service time's is on by default
+  (not for ``oracle``), the tail's is opt-in.
 
 - **Spare quota buys pessimism.** Poisson bursts inside a minute and forecast errors both hurt, so a
   solution that leaves quota idle is wasteful: while it does, the problem is solved again at the next
@@ -118,9 +119,10 @@ class FaroParams(ForecastParams):
     replan_below: bool = False  # also replan when load stays below the band (not only above)
     change_cost: float = 0.01  # utility a plan gives up per replica it moves (hysteresis on moves)
     # Online calibration (farod.policies.calibration, docs/plan.md): learning rates per 10-s reading,
-    # 0 turns each off. On by default: no worse with a true model, far better with a wrong one (README).
-    service_calibration_rate: float = 0.1  # service time <- measured mean processing time (~2 min)
-    latency_calibration_rate: float = 0.02  # model's tail <- measured p99 minus the model's wait (~9 min)
+    # 0 turns each off. The service time's is on: within noise with a true profile, far better with a
+    # wrong one. The tail's is off: it costs churn with a true model (0.02 for heavy-tailed jobs; README).
+    service_calibration_rate: float = 0.02  # service time <- measured mean processing time (~9 min)
+    latency_calibration_rate: float = 0.0  # model's tail <- measured p99 minus the model's wait (0.02: ~9 min)
     calibration_bounds: tuple[float, ...] = (0.5, 2.0)  # of the service time over the profiled
     # Admission limits (farod.policies.admission): each plan's accept rates become the deployments'
     # max_queued_requests (only penaltysum sheds load); max_ongoing_requests is the deployments' own.
@@ -184,7 +186,6 @@ class OracleParams(FaroParams):
     replan_after_s: float = 0.0
     change_cost: float = 0.0
     service_calibration_rate: float = 0.0
-    latency_calibration_rate: float = 0.0
 
     def __post_init__(self):
         super().__post_init__()
