@@ -54,6 +54,7 @@ def test_expected_mode_plans_over_every_level_and_reports_them():
 def test_bad_adaptive_parameters_fail_with_their_name():
     for params, name in [({"mode": "mean"}, "mode"), ({"expected_levels": "0.9,0.5"}, "expected_levels"),
                          ({"replan_band": "0.6,0.9"}, "replan_band"), ({"change_cost": -1}, "change_cost"),
+                         ({"replan_min_planned_utility": 1.5}, "replan_min_planned_utility"),
                          ({"service_calibration_rate": 2}, "service_calibration_rate"),
                          ({"calibration_bounds": "1.5,2"}, "calibration_bounds")]:
         with pytest.raises(FarodError, match=name):
@@ -115,6 +116,25 @@ def test_a_departure_the_replicas_absorb_moves_nothing():
     assert all(tick(t, above_band).kind == "react" for t in range(310, 600, 10))
     at_risk = replicas["a/m"] / 0.18  # as many requests/s as the replicas can serve
     assert [tick(t, at_risk).kind for t in (600, 610)] == ["plan", "react"]  # out of the band since 340
+
+
+def test_a_job_its_plan_already_let_miss_triggers_no_replan():
+    # Two jobs that need ~4 replicas each under a quota of 5: the plan knowingly lets one of them miss.
+    policy = faro(quota=5, replan_after_s=30, replan_min_interval_s=30, headroom_quantiles="")
+    history = dict(a=noisy(15, 3), b=noisy(15, 4))
+    plan = policy.plan(observe(300, quota=5, **{k: reading(history=h, replicas=2) for k, h in history.items()}))
+    missing = min(plan.plans, key=lambda key: plan.plans[key].utility)
+    assert plan.plans[missing].utility < 0.9 <= max(p.utility for p in plan.plans.values())
+    replicas = dict(plan.replicas)
+
+    def tick(t, surge):
+        return policy.react(observe(t, quota=5, **{key.split("/")[0]: reading(
+            history=history[key.split("/")[0]], request_rate=15.0 * (3 if key == surge else 1), replicas=replicas[key])
+            for key in replicas}))
+
+    assert all(tick(t, surge=missing).kind == "react" for t in range(310, 600, 10))
+    other = next(key for key in replicas if key != missing)
+    assert "plan" in {tick(t, surge=other).kind for t in range(600, 700, 10)}  # one it expected to meet does
 
 
 def test_early_replanning_turned_off_never_replans():

@@ -28,8 +28,9 @@ Things the paper's implementation left on the table, which matter as much as the
   by how likely it is to be needed (at 16-20 CPUs this halves the gap to the oracle, see README).
 - **Replan when the world leaves the forecast** (:mod:`farod.policies.replan`): between plans, a job
   whose request rate stays above its forecast band for ``replan_after_s`` triggers a full plan at
-  once, its forecast scaled to the observed level -- if the latency model says the job's replicas
-  cannot hold its SLO at that rate (a departure they absorb moves nothing); at most one such plan per
+  once, its forecast scaled to the observed level -- if the last plan expected the job to meet its SLO
+  and the latency model says its replicas cannot at that rate (a departure they absorb, or a miss the
+  plan chose under contention, moves nothing); at most one such plan per
   ``replan_min_interval_s``. ``change_cost`` makes every replica moved cost utility, so plans only
   move replicas for a real gain (hysteresis on moves, which bounds the churn of replanning).
 - **Calibrate the latency model online** (:mod:`farod.policies.calibration`): the service time
@@ -113,10 +114,13 @@ class FaroParams(ForecastParams):
     expected_levels: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
     # Early replanning (farod.policies.replan): replan when a job's request rate stays outside its
     # forecast band (quantiles ``replan_band``) for ``replan_after_s``; 0 turns it off.
-    replan_after_s: float = 30.0
+    replan_after_s: float = 20.0
     replan_band: tuple[float, ...] = (0.05, 0.95)
     replan_min_interval_s: float = 30.0  # no early replan sooner than this after any plan
     replan_below: bool = False  # also replan when load stays below the band (not only above)
+    # Only for surprises: a job whose last plan already expected it to miss (utility below this) does not
+    # trigger one -- under contention the plan chose that, and a replan would shuffle replicas among misses.
+    replan_min_planned_utility: float = 0.9
     change_cost: float = 0.01  # utility a plan gives up per replica it moves (hysteresis on moves)
     # Online calibration (farod.policies.calibration, docs/plan.md): learning rates per 10-s reading,
     # 0 turns each off. The service time's is on: within noise with a true profile, far better with a
@@ -139,6 +143,8 @@ class FaroParams(ForecastParams):
         require(len(self.replan_band) == 2 and 0 < self.replan_band[0] < 0.5 < self.replan_band[1] < 1,
                 "replan_band must be two quantiles, low < 0.5 < high, got " + ",".join(map(str, self.replan_band)))
         require(self.replan_min_interval_s >= 0, f"replan_min_interval_s must be >= 0, got {self.replan_min_interval_s}")
+        require(0 <= self.replan_min_planned_utility <= 1,
+                f"replan_min_planned_utility must be in [0, 1], got {self.replan_min_planned_utility}")
         require(self.change_cost >= 0, f"change_cost must be >= 0, got {self.change_cost}")
         require(self.max_ongoing_requests >= 1, f"max_ongoing_requests must be >= 1, got {self.max_ongoing_requests}")
         for name in ("service_calibration_rate", "latency_calibration_rate"):
@@ -215,6 +221,7 @@ class Faro(Predictive):
             after_s=params.replan_after_s, min_interval_s=params.replan_min_interval_s,
             tick_s=params.tick_interval_s, step_s=params.step_s, below=params.replan_below)
         self._shifts: dict[str, float] = {}  # level shifts of the jobs an early replan is for
+        self._planned_utility: dict[str, float] = {}  # per job, what the last plan expected
         self._calibration = Calibration(
             {key: job.service_time_ms for key, job in self.jobs.items()},
             service_rate=params.service_calibration_rate, tail_rate=params.latency_calibration_rate,
@@ -231,7 +238,7 @@ class Faro(Predictive):
     def react(self, observation: Observation) -> Decision:
         self._calibration.observe(observation)
         departed = self._watch.departures(observation) if self._watch else {}
-        shifts = {key: shift for key, shift in departed.items() if self._at_risk(key, observation.jobs[key])}
+        shifts = {key: shift for key, shift in departed.items() if self._surprised(key, observation.jobs[key])}
         if not shifts:
             return super().react(observation)
         self._shifts = shifts
@@ -242,13 +249,19 @@ class Faro(Predictive):
         left = ", ".join(f"{key} x{shift:.2f}" for key, shift in sorted(shifts.items()))
         return dataclasses.replace(decision, reason=f"early replan ({left} left the forecast band): {decision.reason}")
 
-    def _at_risk(self, key: str, reading: JobObservation) -> bool:
-        """Would the job miss its SLO at the rate it sees now with the replicas it has, by the plans' model?
+    def _surprised(self, key: str, reading: JobObservation) -> bool:
+        """Is a job that left its band worth an early replan? Only if its last plan expected it to meet
+        its SLO and, by the plans' model, its replicas would now miss it at the rate it sees.
 
         A departure from the band alone is no reason to move replicas: a job with spare capacity absorbs
-        it. Replanning only for jobs at risk halved the early replans on days 9 and 10 and lowered the
-        violation rate (README, "Early replanning").
+        it, and a job the plan already let miss (contention) would only take replicas from others that
+        miss too (README, "Closer to the oracle").
         """
+        expected_to_meet = self._planned_utility.get(key, 1.0) >= self.params.replan_min_planned_utility
+        return expected_to_meet and self._at_risk(key, reading)
+
+    def _at_risk(self, key: str, reading: JobObservation) -> bool:
+        """Would the job miss its SLO at the rate it sees now with the replicas it has?"""
         service_ms = self.service_time_ms(key)
         if service_ms is None or reading.replicas < 1:
             return True
@@ -300,6 +313,7 @@ class Faro(Predictive):
             )
             for key in forecasts
         }
+        self._planned_utility = dict(solution.utility)
         limits = plan_limits(problem, solution.allocation, solution.accept_rate,
                              max_ongoing=self.params.max_ongoing_requests) if self.params.admission else {}
         return Decision(replicas=solution.allocation, kind="plan", plans=plans, objective=solution.objective,
