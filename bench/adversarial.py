@@ -24,6 +24,7 @@ import io
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -182,7 +183,11 @@ def yaml_dump(document) -> str:
 # -- readers -------------------------------------------------------------------------------------------
 
 def chart_config_text() -> str | None:
-    helm = subprocess.run(["helm", "template", "farod", str(ROOT / "helm" / "farod"), "-s", "templates/configmap.yaml"],
+    helm = shutil.which("helm") or shutil.which("helm", path=str(ROOT / ".tools"))  # `make tools` puts it there
+    if helm is None:
+        print("helm not found (run `make tools`), chart ConfigMap left out", file=sys.stderr)
+        return None
+    helm = subprocess.run([helm, "template", "farod", str(ROOT / "helm" / "farod"), "-s", "templates/configmap.yaml"],
                           capture_output=True, text=True)
     if helm.returncode != 0:
         print(f"helm template failed, chart ConfigMap left out: {helm.stderr.strip()[:200]}", file=sys.stderr)
