@@ -131,11 +131,12 @@ def _unset(text: str, node: yaml.MappingNode, key: str) -> tuple[int, int, str] 
         return None
     line_start = text.rfind("\n", 0, key_node.start_mark.index) + 1
     line_end = text.find("\n", value.end_mark.index)
+    line_end = len(text) if line_end < 0 else line_end
     alone = (not node.flow_style and not text[line_start:key_node.start_mark.index].strip()
-             and not text[value.end_mark.index:len(text) if line_end < 0 else line_end].split("#")[0].strip())
+             and not text[value.end_mark.index:line_end].split("#")[0].strip())
     if not alone:
         return _splice(text, node, key, -1)
-    return line_start, len(text) if line_end < 0 else line_end + 1, ""
+    return line_start, line_end + 1, ""
 
 
 def rewrite_num_replicas(text: str, targets: Mapping[tuple[str, str], int],

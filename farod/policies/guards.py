@@ -133,11 +133,11 @@ class Guarded(Policy):
 def guard_queue_limits(limits: Mapping[str, int | None], *, observation: Observation,
                        jobs: Mapping[str, JobSpec]) -> dict[str, int | None]:
     """``limits`` without new limits for unknown jobs or jobs whose signals are stale or missing."""
-    def known(key: str) -> bool:
+    def fresh(key: str) -> bool:
         reading = observation.jobs.get(key)
-        return key in jobs and reading is not None and not reading.stale
+        return reading is not None and not reading.stale
 
-    return {key: limit for key, limit in limits.items() if key in jobs and (limit is None or known(key))}
+    return {key: limit for key, limit in limits.items() if key in jobs and (limit is None or fresh(key))}
 
 
 def fit_quota(targets: Mapping[str, int], *, current: Mapping[str, int], jobs: Mapping[str, JobSpec],
