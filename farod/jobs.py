@@ -28,6 +28,21 @@ from farod.errors import FarodError
 
 UNLIMITED = 10**9  # replicas, when no quota resource limits a job
 TOLERANCE = 1e-9  # resource amounts closer than this are equal
+# A tail (one request's p99 without waiting) over its service time: at least 1 (a request takes its
+# service time), at most 5 (an exponential service time's p99 is 4.6 times its mean).
+TAIL_BOUNDS = (1.0, 5.0)
+
+
+def tail_problem(tail_ms: float, service_ms: float) -> str | None:
+    """What is wrong with a profiled tail for this service time, or None.
+
+    >>> tail_problem(400, 150), tail_problem(100, 150)
+    (None, 'must be between 1 and 5 times the service time 150 ms, got 100 ms')
+    """
+    low, high = TAIL_BOUNDS
+    if low * service_ms <= tail_ms <= high * service_ms:
+        return None
+    return f"must be between {low:g} and {high:g} times the service time {service_ms:g} ms, got {tail_ms:g} ms"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -58,6 +73,9 @@ class JobSpec(JobShape):
     application: str
     deployment: str
     service_time_ms: float | None = None  # None: learned from the observed processing latency
+    # One request's p99 latency without waiting, where it was profiled (a heavier-tailed service than the
+    # latency model's): the model's starting tail. None: the service time, until learned.
+    service_tail_ms: float | None = None
     # The deployment's own max_queued_requests, what a lifted admission limit returns to (None: Serve's
     # default, no limit -- the key is left out of the deployment's config).
     max_queued_requests: int | None = None

@@ -106,3 +106,24 @@ def test_a_learned_tail_gives_the_heavy_tailed_job_the_replicas_it_needs():
     # At 3 replicas the model alone predicts 325 ms, within the 450-ms SLO; about 500 ms are measured.
     assert plain.plan(seen).replicas == {"a/m": 3}
     assert tuned.plan(seen).replicas == {"a/m": 4}
+
+
+def test_a_profiled_tail_is_where_the_model_starts_and_learning_goes_on_from_it():
+    busy = dict(request_rate=10.0, processing_time_ms=150.0, replicas=10, p99_latency_ms=300.0)  # no wait
+    assert Calibration({"a/m": 150.0}).tail_ms("a/m") is None
+    assert Calibration({"a/m": 150.0}, told_tail_ms={"a/m": 450.0}).tail_ms("a/m") == pytest.approx(450.0)
+    told = Calibration({"a/m": 150.0}, told_tail_ms={"a/m": 450.0}, service_rate=0.0, tail_rate=0.5)
+    told.observe(observe(0, a=reading(**busy)))
+    assert told.tail_ms("a/m") == pytest.approx(375.0)  # half way from the profile to the 300 measured
+
+
+def test_a_policy_told_the_tail_sizes_the_heavy_tailed_job_as_a_calibrated_one_does():
+    seen = observe(400, quota=10, a=reading(history=np.full(40, 10.0 * 60), replicas=3))
+    params = dict(forecaster="last", mode="quantile", change_cost=0, headroom_quantiles="")
+    told = create("faro-sum", jobs=specs("a", service_time_ms=SERVICE_MS, service_tail_ms=350.0, slo_ms=450.0),
+                  quota={"cpu": 10}, params=params)
+    untold = create("faro-sum", jobs=specs("a", service_time_ms=SERVICE_MS, slo_ms=450.0), quota={"cpu": 10},
+                    params=params)
+    # At 3 replicas the model predicts 325 ms with the service time as its tail, 521 ms with the 350-ms
+    # tail (the queueing.latency values); 4 replicas bring the latter to 416 ms.
+    assert untold.plan(seen).replicas == {"a/m": 3} and told.plan(seen).replicas == {"a/m": 4}

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import yaml
+from scipy import stats
 
 from farod.cli import main
 from farod.daemon.config import parse_config as parse_daemon_config
@@ -91,3 +92,16 @@ def test_compare_accepts_the_example_daemon_config(capsys):
     assert main(["compare", "--from-config", EXAMPLE, "--minutes", "6", "--seeds", "1", "--workers", "1",
                  "--cpus", "4,8"]) == 0  # fmt: skip
     assert "faro-fairsum" in capsys.readouterr().out
+
+
+def test_a_profiled_tail_shapes_the_simulated_service_and_is_told_to_the_policies(tmp_path):
+    trace = read_trace(write_trace(tmp_path / "t.jsonl"))
+    path = daemon_config(tmp_path)
+    config = yaml.safe_load(path.read_text())
+    config["jobs"][1].update(service_time_ms=150, service_tail_ms=450)
+    path.write_text(yaml.safe_dump(config))
+    job = parse_config(from_daemon_config(str(path), trace).sim_config).job("b/m")
+    assert job.profiled_service_ms == 150 and job.profiled_tail_ms == 450
+    assert job.spec("b/m").service_tail_ms == 450
+    drawn = stats.lognorm(s=job.service.shape, loc=job.service.loc_ms, scale=job.service.scale_ms)
+    assert drawn.mean() == pytest.approx(150) and drawn.ppf(0.99) == pytest.approx(450)

@@ -69,6 +69,12 @@ def test_minimal_config_gets_defaults():
     ("actuator", {"kind": "rayservice"}, "actuator.rayservice.name: required"),
     ("intervals.tick_s", -10, "intervals.tick_s: must be > 0, got -10"),
     ("server.port", 70000, "server.port: must be <= 65535, got 70000"),
+    ("jobs[0]", {"application": "a", "deployment": "m", "slo_ms": 720, "service_tail_ms": 400},
+     "jobs[0].service_tail_ms: needs service_time_ms (the tail is profiled with it)"),
+    ("jobs[0]", {"application": "a", "deployment": "m", "slo_ms": 720, "service_time_ms": 150, "service_tail_ms": 100},
+     "jobs[0].service_tail_ms: must be between 1 and 5 times the service time 150 ms, got 100 ms"),
+    ("jobs[0]", {"application": "a", "deployment": "m", "slo_ms": 720, "service_time_ms": 150, "service_tail_ms": 800},
+     "jobs[0].service_tail_ms: must be between 1 and 5 times the service time 150 ms, got 800 ms"),
 ])
 def test_malformed_fields_are_one_line_naming_the_field(path, value, message):
     with pytest.raises(FarodError) as caught:

@@ -85,6 +85,13 @@ def test_config_errors_name_the_field(tmp_path):
         parse_config({"max_ongoing": 0})
     with pytest.raises(FarodError, match=r"config.cold_start_s: must be >= hot_start_s \(3\), got 1"):
         parse_config({"cold_start_s": 1, "hot_start_s": 3})
+    with pytest.raises(FarodError, match=r"config.jobs.a/m.profiled_tail_ms: must be between 1 and 5 times the "
+                                         r"service time 150 ms, got 100 ms"):
+        parse_config({"jobs": {"a/m": {"profiled_service_ms": 150, "profiled_tail_ms": 100}}})
+    with pytest.raises(FarodError, match=r"config.profiled_tail_ms: must be between 1 and 5 times the service time 154.3"):
+        parse_config({"profiled_tail_ms": 2000})
+    told = parse_config({"jobs": {"a/m": {"profiled_service_ms": 150, "profiled_tail_ms": 450}}})
+    assert told.job("a/m").spec("a/m").service_tail_ms == 450 and told.job("b/m").spec("b/m").service_tail_ms is None
     path = tmp_path / "bad.yaml"
     path.write_text("slo_ms: [1\n")
     with pytest.raises(FarodError, match="not valid YAML"):

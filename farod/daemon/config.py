@@ -39,7 +39,7 @@ from pydantic import Field, model_validator
 from farod.credentials import check_transport
 from farod import forecast
 from farod.errors import FarodError, FieldError
-from farod.jobs import JobSpec, require_minimums_fit
+from farod.jobs import JobSpec, require_minimums_fit, tail_problem
 from farod.logs import LOG_LEVELS
 from farod.planfile import HOUR_MS, MAX_REPLICAS
 from farod.schema import DAY_S, Model, amounts, fail, first_duplicate, integer, nested, number, text, validate
@@ -233,6 +233,8 @@ class JobConfig(Model):
     deployment: ServedName
     slo_ms: number(gt=0, le=HOUR_MS)
     service_time_ms: number(gt=0, le=HOUR_MS, optional=True) = None  # None: learned from the processing time
+    # One request's p99 without waiting (its profile), between 1 and 5 times service_time_ms.
+    service_tail_ms: number(gt=0, le=HOUR_MS, optional=True) = None
     min_replicas: integer(ge=0, le=MAX_REPLICAS) = 1
     max_replicas: integer(ge=1, le=MAX_REPLICAS, optional=True) = None
     weight: number(gt=0, le=1e6) = 1.0
@@ -245,6 +247,16 @@ class JobConfig(Model):
     def _bounds_in_order(self):
         if self.max_replicas is not None and self.min_replicas > self.max_replicas:
             raise fail(f"{self.min_replicas} is above max_replicas {self.max_replicas}", field="min_replicas")
+        return self
+
+    @model_validator(mode="after")
+    def _tail_over_service(self):
+        if self.service_tail_ms is not None:
+            if self.service_time_ms is None:
+                raise fail("needs service_time_ms (the tail is profiled with it)", field="service_tail_ms")
+            problem = tail_problem(self.service_tail_ms, self.service_time_ms)
+            if problem:
+                raise fail(problem, field="service_tail_ms")
         return self
 
 

@@ -23,8 +23,9 @@ observations; nothing else):
 - **tail** ``t``, one request's p99 latency without any wait (the latency model's ``tail``: the model
   predicts ``t + W_q/2``), from the measured end-to-end p99: each reading implies
   ``t = p99 - W_q/2``, with ``W_q`` the model's wait at the reading's load, service time and running
-  replicas; ``t`` follows it at ``tail_rate`` per reading, starting from ``s`` (the model's constant
-  service time) and kept within ``TAIL_BOUNDS`` times ``s``. A heavier-tailed service distribution than
+  replicas; ``t`` follows it at ``tail_rate`` per reading, starting from the job's profiled tail
+  (``JobSpec.service_tail_ms``) or else ``s`` (the model's constant service time), and kept within
+  ``TAIL_BOUNDS`` times ``s``. A heavier-tailed service distribution than
   the model's shows up here: it adds a nearly constant offset to the p99 at every utilization a plan
   runs at (measured in simulation: README), which a factor on the latency cannot describe (the ratio of
   measured to predicted p99 falls from 1.9 to 0.8 as utilization rises from 0.4 to 0.9).
@@ -42,18 +43,15 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from farod.jobs import TAIL_BOUNDS
 from farod.model.queueing import wait_percentile
 from farod.policies.base import JobObservation, Observation
 
-# The tail over the service time: at least 1 (a request takes its service time), at most 5 (an
-# exponential service time's p99 is 4.6 times its mean).
-TAIL_BOUNDS = (1.0, 5.0)
-
 
 class Calibration:
-    def __init__(self, told_service_ms: Mapping[str, float | None], *, service_rate: float = 0.1,
-                 tail_rate: float = 0.0, bounds: tuple[float, float] = (0.5, 2.0), min_requests: float = 200.0,
-                 percentile: float = 99.0, max_rho: float = 0.95):
+    def __init__(self, told_service_ms: Mapping[str, float | None], *, told_tail_ms: Mapping[str, float | None] | None = None,
+                 service_rate: float = 0.1, tail_rate: float = 0.0, bounds: tuple[float, float] = (0.5, 2.0),
+                 min_requests: float = 200.0, percentile: float = 99.0, max_rho: float = 0.95):
         self.told = dict(told_service_ms)
         self.service_rate = float(service_rate)
         self.tail_rate = float(tail_rate)
@@ -62,14 +60,16 @@ class Calibration:
         self.percentile = percentile
         self.max_rho = max_rho
         self._service = dict(self.told)
-        self._tail_over_service: dict[str, float] = {}  # learned t/s; absent: the model's default (1)
+        # t/s, profiled or learned; absent: the model's default (1)
+        self._tail_over_service = {key: float(np.clip(tail / self.told[key], *TAIL_BOUNDS))
+                                   for key, tail in (told_tail_ms or {}).items() if tail and self.told.get(key)}
 
     def service_time_ms(self, key: str) -> float | None:
         """The calibrated service time; None for a job without a profiled one."""
         return self._service.get(key)
 
     def tail_ms(self, key: str) -> float | None:
-        """The calibrated tail; None until learned (the model's default: the service time)."""
+        """The calibrated tail; None until profiled or learned (the model's default: the service time)."""
         ratio, service = self._tail_over_service.get(key), self._service.get(key)
         return None if ratio is None or service is None else ratio * service
 

@@ -224,6 +224,7 @@ class Faro(Predictive):
         self._planned_utility: dict[str, float] = {}  # per job, what the last plan expected
         self._calibration = Calibration(
             {key: job.service_time_ms for key, job in self.jobs.items()},
+            told_tail_ms={key: job.service_tail_ms for key, job in self.jobs.items()},
             service_rate=params.service_calibration_rate, tail_rate=params.latency_calibration_rate,
             bounds=tuple(params.calibration_bounds), percentile=params.percentile, max_rho=params.max_rho)
 

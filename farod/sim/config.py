@@ -9,7 +9,9 @@ Example (``config/sim.example.yaml`` in the repository sets every key; all of th
 ``service`` is what the simulated replicas draw; ``profiled_service_ms`` is the service time the
 policies are given in their :class:`JobSpec` (a live deployment's profile). The two are separate so a
 miscalibrated profile can be studied: the Faro artifact told its policies 180 ms while its replicas
-drew a mean of 154.3 ms. A per-job ``profiled_service_ms`` overrides the global one.
+drew a mean of 154.3 ms. A per-job ``profiled_service_ms`` overrides the global one. Likewise
+``profiled_tail_ms`` tells the policies one request's p99 (the latency model's starting tail, 1-5
+times the told service time): the reference a learned tail is measured against.
 
 A shifted lognormal with ``shape: 0`` is the constant ``loc_ms + scale_ms`` (handy for checks by
 hand). Every error names the field, e.g. ``config.jobs.a/m.service.shape: must be >= 0, got -1``.
@@ -28,7 +30,7 @@ from typing import Any, Literal
 from pydantic import model_validator
 
 from farod.errors import FarodError
-from farod.jobs import JobShape, JobSpec
+from farod.jobs import JobShape, JobSpec, tail_problem
 from farod.planfile import HOUR_MS, MAX_REPLICAS
 from farod.schema import DAY_S, Model, amounts, fail, integer, number, text, validate
 from farod.sim import fidelity
@@ -61,6 +63,7 @@ class JobConfig(JobShape):
 
     service: ShiftedLognormal = FARO_SERVICE
     profiled_service_ms: float | None = None  # told to the policies; None: the true mean of ``service``
+    profiled_tail_ms: float | None = None  # one request's p99 told to the policies; None: none told
     slo_ms: float = 720.0
 
     @property
@@ -71,7 +74,7 @@ class JobConfig(JobShape):
         """The policy's view: the service time it is told (the profile, by default the true mean)."""
         application, _, deployment = key.partition("/")
         return JobSpec(application=application, deployment=deployment, service_time_ms=self.told_service_ms,
-                       **self.shape())
+                       service_tail_ms=self.profiled_tail_ms, **self.shape())
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -130,6 +133,7 @@ class JobFile(Model):
 
     service: DistributionFile | None = None
     profiled_service_ms: MS = None
+    profiled_tail_ms: MS = None
     slo_ms: MS = None
     resources: amounts(ge=0, le=1e6, optional=True) = None
     min_replicas: integer(ge=0, le=MAX_REPLICAS, optional=True) = None
@@ -217,4 +221,8 @@ def parse_config(data: Any) -> SimConfig:
     for where, distribution in distributions.items():
         if distribution.loc_ms + distribution.scale_ms <= 0:
             raise FarodError(f"config.{where}: loc_ms + scale_ms must be > 0")
+    for where, job in {"": config.defaults, **{f"jobs.{key}.": job for key, job in config.overrides.items()}}.items():
+        problem = job.profiled_tail_ms and tail_problem(job.profiled_tail_ms, job.told_service_ms)
+        if problem:
+            raise FarodError(f"config.{where}profiled_tail_ms: {problem}")
     return config

@@ -12,7 +12,8 @@ so every check a live start makes on them applies), then turned into the simulat
 and a service time. The service time is the config's ``service_time_ms`` (what the daemon tells its
 policy), else the trace's recorded mean processing time (request-weighted), else the simulator's
 default; the simulated replicas draw the Faro artifact's shifted lognormal rescaled to that mean (same
-coefficient of variation). Whatever the simulator cannot use (Prometheus, actuator, server, safety
+coefficient of variation), or, where the config profiles one request's p99 (``service_tail_ms``), the
+shifted lognormal with that mean and that p99 (the same shift; policies are told the tail too). Whatever the simulator cannot use (Prometheus, actuator, server, safety
 limits ...) is named in one notice line, never an error. The policy parameters, intervals and
 forecaster apply as the daemon applies them (:func:`policy_params`).
 """
@@ -20,6 +21,7 @@ forecaster apply as the daemon applies them (:func:`policy_params`).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +35,7 @@ from farod.trace import Trace
 from farod.yamlfile import read_yaml
 
 USED_SECTIONS = ("jobs", "quota", "policy", "forecaster", "intervals")
+Z99 = 2.3263478740408408  # the standard normal's 99th percentile
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -96,8 +99,10 @@ def _jobs(config: Config, trace: Trace, notices: list[str]) -> dict[str, dict]:
         if service_ms is None:
             defaulted.append(job.key)
         else:
-            entry["service"] = _service(service_ms)
+            entry["service"] = _service(service_ms, job.service_tail_ms)
             entry["profiled_service_ms"] = service_ms
+        if job.service_tail_ms is not None:
+            entry["profiled_tail_ms"] = job.service_tail_ms
         jobs[job.key] = entry
     if defaulted:
         notices.append(f"no service_time_ms in the config nor processing_ms in the trace for "
@@ -118,7 +123,18 @@ def _recorded_processing_ms(trace: Trace, row: int) -> float | None:
     return float(mean) if mean > 0 else None
 
 
-def _service(mean_ms: float) -> dict[str, float]:
-    """The Faro artifact's shifted lognormal scaled to ``mean_ms``: same shape, same relative spread."""
+def _service(mean_ms: float, p99_ms: float | None = None) -> dict[str, float]:
+    """The Faro artifact's shifted lognormal scaled to ``mean_ms`` (same shape, same relative spread);
+    with ``p99_ms``, the same shift and the shape and scale that give that mean and p99.
+
+    Above the shift ``loc`` the mean is ``scale·e^(σ²/2)`` and the p99 ``scale·e^(zσ)`` (``z`` the
+    normal's 99th percentile), so ``σ`` is the smaller root of ``σ²/2 - zσ + ln r = 0`` with ``r`` the
+    p99's excess over the mean's (the service time bounds the p99 to 5 times the mean: r stays <= 9.3).
+    """
     factor = mean_ms / FARO_SERVICE.mean_ms
-    return {"shape": FARO_SERVICE.shape, "loc_ms": FARO_SERVICE.loc_ms * factor, "scale_ms": FARO_SERVICE.scale_ms * factor}
+    loc_ms = FARO_SERVICE.loc_ms * factor
+    if p99_ms is None:
+        return {"shape": FARO_SERVICE.shape, "loc_ms": loc_ms, "scale_ms": FARO_SERVICE.scale_ms * factor}
+    ratio = (p99_ms - loc_ms) / (mean_ms - loc_ms)
+    shape = Z99 - math.sqrt(Z99**2 - 2.0 * math.log(ratio))
+    return {"shape": shape, "loc_ms": loc_ms, "scale_ms": (mean_ms - loc_ms) / math.exp(shape**2 / 2.0)}

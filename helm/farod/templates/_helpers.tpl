@@ -99,6 +99,9 @@ jobs:
     {{- if hasKey . "serviceTimeMs" }}
     service_time_ms: {{ .serviceTimeMs | toJson }}
     {{- end }}
+    {{- if hasKey . "serviceTailMs" }}
+    service_tail_ms: {{ .serviceTailMs | toJson }}
+    {{- end }}
     {{- if hasKey . "minReplicas" }}
     min_replicas: {{ .minReplicas | toJson }}
     {{- end }}
