@@ -55,6 +55,7 @@ def test_bad_adaptive_parameters_fail_with_their_name():
     for params, name in [({"mode": "mean"}, "mode"), ({"expected_levels": "0.9,0.5"}, "expected_levels"),
                          ({"replan_band": "0.6,0.9"}, "replan_band"), ({"change_cost": -1}, "change_cost"),
                          ({"replan_min_planned_utility": 1.5}, "replan_min_planned_utility"),
+                         ({"replan_risk_margin": -0.1}, "replan_risk_margin"),
                          ({"service_calibration_rate": 2}, "service_calibration_rate"),
                          ({"calibration_bounds": "1.5,2"}, "calibration_bounds")]:
         with pytest.raises(FarodError, match=name):
@@ -116,6 +117,24 @@ def test_a_departure_the_replicas_absorb_moves_nothing():
     assert all(tick(t, above_band).kind == "react" for t in range(310, 600, 10))
     at_risk = replicas["a/m"] / 0.18  # as many requests/s as the replicas can serve
     assert [tick(t, at_risk).kind for t in (600, 610)] == ["plan", "react"]  # out of the band since 340
+
+
+def test_a_risk_margin_replans_only_for_misses_larger_than_it():
+    history = dict(a=noisy(10, 3), b=noisy(10, 4))
+
+    def kinds(margin, miss):
+        """What the ticks decide while a's rate makes the model predict ``miss`` times its SLO."""
+        policy = faro(quota=12, replan_after_s=30, replan_min_interval_s=30, headroom_quantiles="",
+                      replan_risk_margin=margin)
+        plan = policy.plan(observe(300, quota=12, **{k: reading(history=h, replicas=3) for k, h in history.items()}))
+        replicas = dict(plan.replicas)
+        rate_a = next(r for r in np.arange(10.0, 200.0, 0.01) if 1000 * latency(r, 0.18, replicas["a/m"]) > miss * 720)
+        return {policy.react(observe(t, quota=12, a=reading(history=history["a"], request_rate=rate_a, replicas=replicas["a/m"]),
+                                     b=reading(history=history["b"], request_rate=10.0, replicas=replicas["b/m"]))).kind
+                for t in range(310, 600, 10)}
+
+    assert "plan" in kinds(0.0, miss=1.15) and kinds(0.3, miss=1.15) == {"react"}
+    assert "plan" in kinds(0.3, miss=1.45)
 
 
 def test_a_job_its_plan_already_let_miss_triggers_no_replan():

@@ -121,6 +121,9 @@ class FaroParams(ForecastParams):
     # Only for surprises: a job whose last plan already expected it to miss (utility below this) does not
     # trigger one -- under contention the plan chose that, and a replan would shuffle replicas among misses.
     replan_min_planned_utility: float = 0.9
+    # ... and only if the model's latency at the observed rate exceeds the SLO by this fraction: a dial
+    # from reacting to every predicted miss (0) to only large ones, fewer replica moves (README: churn).
+    replan_risk_margin: float = 0.0
     change_cost: float = 0.01  # utility a plan gives up per replica it moves (hysteresis on moves)
     # Online calibration (farod.policies.calibration, docs/plan.md): learning rates per 10-s reading,
     # 0 turns each off. The service time's is on: within noise with a true profile, far better with a
@@ -146,6 +149,7 @@ class FaroParams(ForecastParams):
         require(0 <= self.replan_min_planned_utility <= 1,
                 f"replan_min_planned_utility must be in [0, 1], got {self.replan_min_planned_utility}")
         require(self.change_cost >= 0, f"change_cost must be >= 0, got {self.change_cost}")
+        require(0 <= self.replan_risk_margin <= 10, f"replan_risk_margin must be in [0, 10], got {self.replan_risk_margin}")
         require(self.max_ongoing_requests >= 1, f"max_ongoing_requests must be >= 1, got {self.max_ongoing_requests}")
         for name in ("service_calibration_rate", "latency_calibration_rate"):
             require(0 <= getattr(self, name) <= 1, f"{name} must be in [0, 1], got {getattr(self, name)}")
@@ -262,7 +266,8 @@ class Faro(Predictive):
         return expected_to_meet and self._at_risk(key, reading)
 
     def _at_risk(self, key: str, reading: JobObservation) -> bool:
-        """Would the job miss its SLO at the rate it sees now with the replicas it has?"""
+        """Would the job miss its SLO (by more than the risk margin) at the rate it sees now with the
+        replicas it has?"""
         service_ms = self.service_time_ms(key)
         if service_ms is None or reading.replicas < 1:
             return True
@@ -270,7 +275,7 @@ class Faro(Predictive):
         predicted_s = latency(reading.request_rate, service_ms / 1000.0, reading.replicas,
                               percentile=self.params.percentile, max_rho=self.params.max_rho,
                               tail=None if tail_ms is None else tail_ms / 1000.0)
-        return 1000.0 * float(predicted_s) > self.jobs[key].slo_ms
+        return 1000.0 * float(predicted_s) > self.jobs[key].slo_ms * (1.0 + self.params.replan_risk_margin)
 
     def levels(self) -> list[tuple[float, ...]]:
         """The forecast levels of each solve in turn: the first (one quantile, or the expected levels),
