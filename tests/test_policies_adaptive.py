@@ -187,6 +187,33 @@ def test_service_time_converges_to_the_measured_one_within_bounds():
     assert stale.service_time_ms("a/m") == 180.0
 
 
+def test_the_profile_counts_as_five_readings_then_the_rate_takes_over():
+    calibration = Calibration({"a/m": 120.0}, service_rate=0.02)
+    estimates = []
+    for t in range(0, 1000, 10):
+        calibration.observe(observe(t, a=reading(processing_time_ms=150.0, replicas=2)))
+        estimates.append(calibration.service_time_ms("a/m"))
+    n = np.arange(1, 46)
+    np.testing.assert_allclose(estimates[:45], (5 * 120.0 + n * 150.0) / (5 + n))  # a running mean
+    gap = 150.0 - estimates[44]
+    np.testing.assert_allclose(150.0 - np.array(estimates[45:]), gap * 0.98 ** np.arange(1, 56))  # then EWMA 0.02
+
+
+def test_a_service_time_that_drifts_from_the_plans_replans_early():
+    history = dict(a=noisy(10, 3), b=noisy(10, 4))
+    policy = faro(quota=12, service_time_ms=120.0, replan_after_s=30, replan_min_interval_s=30)
+    plan = policy.plan(observe(300, quota=12, **{k: reading(history=h, replicas=3) for k, h in history.items()}))
+
+    def tick(t, processing_a):
+        return policy.react(observe(t, quota=12, **{k: reading(history=h, request_rate=10.0, replicas=plan.replicas[f"{k}/m"],
+                                                                 processing_time_ms=processing_a if k == "a" else 120.0)
+                                                     for k, h in history.items()}))
+
+    assert all(tick(t, 125.0).kind == "react" for t in range(310, 600, 10))  # within 10% of the plan's
+    early = [d.reason for d in (tick(t, 150.0) for t in range(600, 1200, 10)) if d.kind == "plan"]
+    assert early and all("early replan (a/m service time 1" in why and "b/m" not in why for why in early)
+
+
 def test_a_policy_told_the_wrong_service_time_plans_like_one_told_the_truth_after_calibrating():
     seen = dict(a=reading(history=flat(20), replicas=4), b=reading(history=flat(10), replicas=4))
     plan = dict(quota=6, forecaster="last", mode="quantile", change_cost=0)

@@ -19,7 +19,11 @@ observations; nothing else):
 - **service time** ``s``, from the mean processing time per request: an exponentially weighted mean
   starting from the profiled value, ``s <- s + service_rate * (measured - s)`` per reading (0.02 per
   10-s tick: about nine minutes to move two thirds of the way), kept within ``bounds`` times the
-  profiled value;
+  profiled value. At first it is the running mean of the readings with the profile counted as
+  ``prior_readings`` (5) of them -- the rate is ``max(service_rate, 1 / (n + prior_readings))`` at
+  the n-th reading -- so a wrong profile is corrected within the first minute instead of costing
+  the first plans (measured: told 20% low, violation on day 10 at 32 CPUs 1.40x the true profile's
+  at a constant 0.02, 1.28x with the prior);
 - **tail** ``t``, one request's p99 latency without any wait (the latency model's ``tail``: the model
   predicts ``t + W_q/2``), from the measured end-to-end p99: each reading implies
   ``t = p99 - W_q/2``, with ``W_q`` the model's wait at the reading's load, service time and running
@@ -51,15 +55,18 @@ from farod.policies.base import JobObservation, Observation
 class Calibration:
     def __init__(self, told_service_ms: Mapping[str, float | None], *, told_tail_ms: Mapping[str, float | None] | None = None,
                  service_rate: float = 0.1, tail_rate: float = 0.0, bounds: tuple[float, float] = (0.5, 2.0),
-                 min_requests: float = 200.0, percentile: float = 99.0, max_rho: float = 0.95):
+                 prior_readings: float = 5.0, min_requests: float = 200.0, percentile: float = 99.0,
+                 max_rho: float = 0.95):
         self.told = dict(told_service_ms)
         self.service_rate = float(service_rate)
         self.tail_rate = float(tail_rate)
         self.bounds = bounds
+        self.prior_readings = float(prior_readings)
         self.min_requests = float(min_requests)
         self.percentile = percentile
         self.max_rho = max_rho
         self._service = dict(self.told)
+        self._readings: dict[str, int] = {}  # per job, processing-time readings learned from
         # t/s, profiled or learned; absent: the model's default (1)
         self._tail_over_service = {key: float(np.clip(tail / self.told[key], *TAIL_BOUNDS))
                                    for key, tail in (told_tail_ms or {}).items() if tail and self.told.get(key)}
@@ -89,7 +96,9 @@ class Calibration:
         told, now = self.told[key], self._service[key]
         if told is None:  # nothing profiled: the policy uses the measurement itself
             return
-        learned = now + self.service_rate * (measured - now)
+        seen = self._readings[key] = self._readings.get(key, 0) + 1
+        rate = max(self.service_rate, 1.0 / (seen + self.prior_readings))  # a running mean at first
+        learned = now + rate * (measured - now)
         self._service[key] = float(np.clip(learned, told * self.bounds[0], told * self.bounds[1]))
 
     def _learn_tail(self, key: str, reading: JobObservation, window_s: float) -> None:

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import NamedTuple
 
 import numpy as np
 
@@ -49,6 +50,41 @@ class Band:
     middle: np.ndarray
     high: np.ndarray
 
+    def union(self, other: Band) -> Band:
+        """Both bands' widest edges, this one's middle."""
+        return Band(low=np.minimum(self.low, other.low), middle=self.middle, high=np.maximum(self.high, other.high))
+
+
+class Edges(NamedTuple):
+    """A band at one step, requests/s."""
+
+    low: float
+    middle: float
+    high: float
+
+
+class PlannedBands:
+    """The bands the last plan drew, one per job, and where each reading falls in them."""
+
+    def __init__(self, *, step_s: float):
+        self.step_s = float(step_s)
+        self.planned(-math.inf, {})
+
+    def planned(self, now: float, bands: Mapping[str, Band]) -> None:
+        self.planned_at = float(now)
+        self._bands = dict(bands)
+
+    def readings(self, observation: Observation) -> Iterator[tuple[str, float | None, Edges]]:
+        """Each job's request rate (None when stale, missing or not finite) with its band's edges at
+        the observation's time."""
+        since = max(observation.now - self.planned_at, 0.0)
+        for key, band in self._bands.items():
+            reading = observation.jobs.get(key)
+            step = min(int(since // self.step_s), band.middle.size - 1)
+            rate = None if reading is None or reading.stale else reading.request_rate
+            finite = rate is not None and math.isfinite(rate)
+            yield key, rate if finite else None, Edges(band.low[step], band.middle[step], band.high[step])
+
 
 class BandWatch:
     def __init__(self, *, after_s: float, min_interval_s: float, tick_s: float, step_s: float, below: bool = True):
@@ -56,14 +92,12 @@ class BandWatch:
         self.after_s = float(after_s)
         self.min_interval_s = float(min_interval_s)
         self.tick_s = float(tick_s)
-        self.step_s = float(step_s)
-        self._bands: dict[str, Band] = {}
+        self._bands = PlannedBands(step_s=step_s)
         self.planned(-math.inf, {})
 
     def planned(self, now: float, bands: Mapping[str, Band]) -> None:
         """A plan was made at ``now`` for these bands: watch them from here on."""
-        self._planned_at = float(now)
-        self._bands = dict(bands)
+        self._bands.planned(now, bands)
         self._held = Hysteresis(up_s=self.after_s, down_s=self.after_s, tick_s=self.tick_s)
         self._departed: dict[str, int] = {}  # jobs out of their band for long enough -> direction
 
@@ -73,20 +107,16 @@ class BandWatch:
         Empty within ``min_interval_s`` of the last plan; a job that left its band meanwhile is
         reported once the interval is over, if it is still out on the same side.
         """
-        since = observation.now - self._planned_at
         left = {}
-        for key, band in self._bands.items():
-            reading = observation.jobs.get(key)
-            step = min(int(max(since, 0.0) // self.step_s), band.middle.size - 1)
-            rate = None if reading is None or reading.stale else reading.request_rate
+        for key, rate, edges in self._bands.readings(observation):
             direction = 0
-            if rate is not None and math.isfinite(rate):
-                direction = 1 if rate > band.high[step] else -1 if self.below and rate < band.low[step] else 0
+            if rate is not None:
+                direction = 1 if rate > edges.high else -1 if self.below and rate < edges.low else 0
             if self._held.update(key, direction, now=observation.now):
                 self._departed[key] = direction
             if self._departed.get(key, 0) != direction:  # back in the band, or the other way now
                 self._departed.pop(key, None)
             elif key in self._departed:
-                shift = rate / band.middle[step] if band.middle[step] > 0 else MAX_SHIFT
+                shift = rate / edges.middle if edges.middle > 0 else MAX_SHIFT
                 left[key] = float(np.clip(shift, 1.0 / MAX_SHIFT, MAX_SHIFT))
-        return left if since >= self.min_interval_s else {}
+        return left if observation.now - self._bands.planned_at >= self.min_interval_s else {}
