@@ -130,7 +130,9 @@ def test_an_interrupted_suite_keeps_the_finished_runs(tmp_path):
             "--seeds", "1,2,3,4,5,6,7,8", "--train", "none", "--workers", "2", "--json", str(out)]  # fmt: skip
     # Room for one progress line (~85 bytes) but not two: the suite cannot run ahead of this test.
     read_end, write_end, filler = _stderr_pipe_with_room(120)
-    process = subprocess.Popen(argv, stderr=write_end, stdout=subprocess.DEVNULL)
+    # A shell starts background jobs with SIGINT ignored, and the child would inherit that (make test &).
+    process = subprocess.Popen(argv, stderr=write_end, stdout=subprocess.DEVNULL,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     os.close(write_end)
     deadline = time.monotonic() + 600
     while _unread(read_end) == filler and process.poll() is None and time.monotonic() < deadline:
