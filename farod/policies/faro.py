@@ -75,7 +75,6 @@ loses to ``faro-sum`` by more than knowing the future gains (violation 0.30 vs 0
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -246,7 +245,6 @@ class Faro(Predictive):
         self._shifts: dict[str, float] = {}  # level shifts of the jobs an early replan is for
         self._planned_utility: dict[str, float] = {}  # per job, what the last plan expected
         self._planned_service: dict[str, float | None] = {}  # per job, the service time it was sized for
-        self._planned_at = -math.inf
         self._calibration = Calibration(
             {key: job.service_time_ms for key, job in self.jobs.items()},
             told_tail_ms={key: job.service_tail_ms for key, job in self.jobs.items()},
@@ -281,7 +279,7 @@ class Faro(Predictive):
         """Jobs whose calibrated service time moved by more than ``replan_service_drift`` since the last
         plan sized them, with (then, now): that plan gave them replicas for another speed."""
         drift = self.params.replan_service_drift
-        if not drift or now - self._planned_at < self.params.replan_min_interval_s:
+        if not drift or not self._watch.settled(now):
             return {}
         moved = {key: (was, self.service_time_ms(key)) for key, was in self._planned_service.items() if was}
         return {key: (was, now_ms) for key, (was, now_ms) in moved.items() if abs(now_ms / was - 1.0) > drift}
@@ -359,7 +357,6 @@ class Faro(Predictive):
         }
         self._planned_utility = dict(solution.utility)
         self._planned_service = {key: self.service_time_ms(key) for key in forecasts}
-        self._planned_at = observation.now
         limits = plan_limits(problem, solution.allocation, solution.accept_rate,
                              max_ongoing=self.params.max_ongoing_requests) if self.params.admission else {}
         return Decision(replicas=solution.allocation, kind="plan", plans=plans, objective=solution.objective,

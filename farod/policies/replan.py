@@ -119,4 +119,8 @@ class BandWatch:
             elif key in self._departed:
                 shift = rate / edges.middle if edges.middle > 0 else MAX_SHIFT
                 left[key] = float(np.clip(shift, 1.0 / MAX_SHIFT, MAX_SHIFT))
-        return left if observation.now - self._bands.planned_at >= self.min_interval_s else {}
+        return left if self.settled(observation.now) else {}
+
+    def settled(self, now: float) -> bool:
+        """Is the last plan at least ``min_interval_s`` old, so that another may follow?"""
+        return now - self._bands.planned_at >= self.min_interval_s
