@@ -78,6 +78,41 @@ def test_exact_is_never_below_cobyla(objective):
     assert exact.objective >= cobyla.objective - 1e-9
 
 
+@pytest.mark.parametrize("objective", ["sum", "penaltysum"])
+def test_move_costs_match_brute_force(objective):
+    """The knapsack maximizes the objective minus change_cost per replica moved and reversal_cost per
+    replica moved against a job's last move: checked against every allocation."""
+    rng = np.random.default_rng(zlib.crc32(f"moves/{objective}".encode()))
+    undoing = 0
+    for _ in range(30):
+        jobs = tuple(_job(f"j{i}", rng.uniform(0, 20), current=int(rng.integers(1, 5)), high=5, steps=2)
+                     for i in range(int(rng.integers(2, 5))))
+        jobs = tuple(dataclasses.replace(job, last_move=int(rng.integers(-1, 2))) for job in jobs)
+        problem = PlanProblem(jobs=jobs, quota={"cpu": sum(job.current_replicas for job in jobs)}, objective=objective,
+                              change_cost=float(rng.choice([0.0, 0.05])), reversal_cost=float(rng.choice([0.0, 0.1, 0.5])))
+
+        def priced(allocation, accept):
+            moved = np.array([allocation[job.name] - job.current_replicas for job in jobs])
+            undone = np.maximum(0, -np.array([job.last_move for job in jobs]) * moved)
+            return evaluate(problem, allocation, accept).objective \
+                - problem.change_cost * np.abs(moved).sum() - problem.reversal_cost * undone.sum()
+
+        tables = {job.name: table for job, table in zip(jobs, tabulate_all(problem))}
+        best = -np.inf
+        for counts in itertools.product(*[range(1, 6)] * len(jobs)):
+            allocation = {job.name: c for job, c in zip(jobs, counts)}
+            accept = {name: float(tables[name].accept_rate[min(np.searchsorted(tables[name].replicas, c),
+                                                                   tables[name].replicas.size - 1)])
+                      for name, c in allocation.items()} if objective == "penaltysum" else {}
+            if problem.fits(allocation):
+                best = max(best, priced(allocation, accept))
+        solution = solve(problem)
+        assert priced(solution.allocation, solution.accept_rate) >= best - 1e-6
+        free = solve(dataclasses.replace(problem, reversal_cost=0.0)).allocation
+        undoing += any((free[job.name] - job.current_replicas) * job.last_move < 0 for job in jobs)
+    assert undoing >= 5  # the cases include moves the reversal cost has to weigh
+
+
 def test_ties_resolve_toward_the_current_allocation():
     # Both jobs are idle: any split of the spare quota has the same utility, so nothing should move.
     jobs = (_job("a", 0.0, current=4), _job("b", 0.0, current=2))
@@ -160,6 +195,7 @@ def test_utilities_and_objectives_by_hand():
     ({"service_tail_ms": -5.0}, "service_tail_ms"),
     ({"min_replicas": 3, "max_replicas": 2}, "max_replicas"),
     ({"resources": {"cpu": -1}}, "resources.cpu"),
+    ({"last_move": 2}, "last_move"),
 ])
 def test_bad_jobs_name_the_field(kwargs, field):
     base = dict(name="a", service_time_ms=100.0, slo_ms=500.0, rates=np.array([1.0]))

@@ -54,6 +54,7 @@ def test_expected_mode_plans_over_every_level_and_reports_them():
 def test_bad_adaptive_parameters_fail_with_their_name():
     for params, name in [({"mode": "mean"}, "mode"), ({"expected_levels": "0.9,0.5"}, "expected_levels"),
                          ({"replan_band": "0.6,0.9"}, "replan_band"), ({"change_cost": -1}, "change_cost"),
+                         ({"reversal_cost": -0.1}, "reversal_cost"), ({"reversal_window_s": -1}, "reversal_window_s"),
                          ({"replan_min_planned_utility": 1.5}, "replan_min_planned_utility"),
                          ({"replan_risk_margin": -0.1}, "replan_risk_margin"),
                          ({"service_calibration_rate": 2}, "service_calibration_rate"),

@@ -66,7 +66,7 @@ class DecisionRecord(TypedDict, total=False):
 
 
 _JOB_FIELDS = tuple(field.name for field in dataclasses.fields(PlanJob))
-_PROBLEM_FIELDS = ("quota", "objective", "utility", "percentile", "max_rho", "change_cost")
+_PROBLEM_FIELDS = ("quota", "objective", "utility", "percentile", "max_rho", "change_cost", "reversal_cost")
 
 
 def problem_to_record(problem: PlanProblem) -> dict[str, Any]:

@@ -42,6 +42,9 @@ class PlanJob(JobShape):
 
     ``service_tail_ms`` is one request's latency at the plan's percentile without any wait (the
     latency model's ``tail``); default ``service_time_ms``, a nearly constant service time.
+
+    ``last_move`` is the way the job's replicas moved last, if recently (+1 up, -1 down, 0 not): a
+    replica moved against it costs the problem's ``reversal_cost``.
     """
 
     name: str
@@ -51,6 +54,7 @@ class PlanJob(JobShape):
     current_replicas: int | None = None
     startup_steps: float = 0.0
     scenario_weights: tuple[float, ...] | None = None
+    last_move: int = 0
 
     def __post_init__(self):
         where = f"job {self.name!r}"
@@ -81,6 +85,7 @@ class PlanJob(JobShape):
             require(_positive(amount), f"{where}: resources.{resource}: must be a number > 0")
         require(_positive(self.weight), f"{where}: weight: must be a number > 0")
         require(_number(self.startup_steps) and self.startup_steps >= 0, f"{where}: startup_steps: must be >= 0")
+        require(self.last_move in (-1, 0, 1), f"{where}: last_move: must be -1, 0 or 1")
 
     @property
     def steps(self) -> int:
@@ -112,9 +117,11 @@ class PlanProblem:
     percentile: float = DEFAULT_PERCENTILE
     max_rho: float = DEFAULT_MAX_RHO
     change_cost: float = 0.0  # utility given up per replica moved away from current_replicas
+    reversal_cost: float = 0.0  # and more per replica moved against a job's last_move
 
     def __post_init__(self):
         require(_number(self.change_cost) and self.change_cost >= 0, "change_cost: must be a number >= 0")
+        require(_number(self.reversal_cost) and self.reversal_cost >= 0, "reversal_cost: must be a number >= 0")
         require(self.objective in OBJECTIVES, f"objective: must be one of {', '.join(OBJECTIVES)}, not {self.objective!r}")
         require(self.utility in UTILITIES, f"utility: must be one of {', '.join(UTILITIES)}, not {self.utility!r}")
         require(_number(self.percentile) and 0 < self.percentile < 100, "latency_model.percentile: must be in (0, 100)")

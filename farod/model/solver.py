@@ -28,7 +28,8 @@ Example::
   simulation from 4-8 s to 0.06-0.34 s.
 
 Ties resolve toward the current allocation: each replica changed costs ``TIE_EPSILON`` in the search,
-plus the problem's ``change_cost`` (a policy's hysteresis on moves: a move must gain at least that).
+plus the problem's ``change_cost`` (a policy's hysteresis on moves: a move must gain at least that), plus
+its ``reversal_cost`` where the replica moves against the job's ``last_move`` (undoing a recent move).
 With several resources the knapsack runs on the normalized maximum of the resources (always feasible),
 a greedy pass adds what still fits, and ``optimal`` is true only when that matches the upper bound of
 solving each resource alone.
@@ -168,14 +169,15 @@ class _Exact:
             self.replicas[i, : table.replicas.size] = table.replicas
         self.sizes = np.array([t.replicas.size for t in self.tables])
         self.units = self.replicas * self.grid.per_replica[:, None]
-        current = np.array([job.current_replicas for job in problem.jobs])
+        moved = self.replicas - np.array([job.current_replicas for job in problem.jobs])[:, None]
+        undone = np.maximum(0, -np.array([job.last_move for job in problem.jobs])[:, None] * moved)
         # Weights scale the efficiency objectives only (docs/plan.md): fairness compares raw utility.
         weighted = problem.objective in ("sum", "penaltysum")
         weights = np.array([job.weight if weighted else 1.0 for job in problem.jobs])
         # What the knapsack maximizes: utility, minus a hair per replica changed (ties -> fewer changes)
-        # and the problem's own price of a move.
+        # and the problem's own prices of a move and of undoing a recent one.
         self.value = weights[:, None] * np.where(np.isfinite(self.utility), self.utility, 0.0) \
-            - (TIE_EPSILON + problem.change_cost) * np.abs(self.replicas - current[:, None])
+            - (TIE_EPSILON + problem.change_cost) * np.abs(moved) - problem.reversal_cost * undone
 
     def run(self) -> np.ndarray:
         if self.problem.objective in ("sum", "penaltysum"):

@@ -32,7 +32,9 @@ Things the paper's implementation left on the table, which matter as much as the
   and the latency model says its replicas cannot at that rate (a departure they absorb, or a miss the
   plan chose under contention, moves nothing); at most one such plan per
   ``replan_min_interval_s``. ``change_cost`` makes every replica moved cost utility, so plans only
-  move replicas for a real gain (hysteresis on moves, which bounds the churn of replanning).
+  move replicas for a real gain (hysteresis on moves, which bounds the churn of replanning), and
+  ``reversal_cost`` makes undoing a job's move of the last ``reversal_window_s`` cost more
+  (:mod:`farod.policies.moves`).
 - **Calibrate the forecast's spread online** (:mod:`farod.policies.spread`): per job, the forecast's
   distances from its median are scaled until ``replan_band`` holds the 10-s readings as often as it
   claims (5% beyond each edge), so a job burstier today than its history gets its headroom in every
@@ -88,6 +90,7 @@ from farod.model.utility import OBJECTIVES, UTILITIES
 from farod.policies.admission import plan_limits
 from farod.policies.base import Decision, JobObservation, JobPlan, Observation
 from farod.policies.calibration import Calibration
+from farod.policies.moves import RecentMoves
 from farod.policies.predictive import ForecastParams, JobForecast, Predictive
 from farod.policies.replan import Band, BandWatch, PlannedBands
 from farod.policies.spread import SpreadCalibration
@@ -134,6 +137,10 @@ class FaroParams(ForecastParams):
     # the last plan sized it (a wrong profile at start, a new model version); 0 turns it off.
     replan_service_drift: float = 0.1
     change_cost: float = 0.01  # utility a plan gives up per replica it moves (hysteresis on moves)
+    # ... and more per replica it moves against the job's last move within reversal_window_s
+    # (farod.policies.moves): a plan undoing a recent move is mostly chasing forecast noise.
+    reversal_cost: float = 0.02
+    reversal_window_s: float = 1800.0
     # Forecast spread calibration (farod.policies.spread): per job, the forecast's distances from its
     # median above and below are scaled until the replan_band holds the readings as often as it claims;
     # learning rate per 10-s reading, 0 turns it off.
@@ -162,6 +169,8 @@ class FaroParams(ForecastParams):
         require(0 <= self.replan_min_planned_utility <= 1,
                 f"replan_min_planned_utility must be in [0, 1], got {self.replan_min_planned_utility}")
         require(self.change_cost >= 0, f"change_cost must be >= 0, got {self.change_cost}")
+        require(self.reversal_cost >= 0, f"reversal_cost must be >= 0, got {self.reversal_cost}")
+        require(self.reversal_window_s >= 0, f"reversal_window_s must be >= 0, got {self.reversal_window_s}")
         require(0 <= self.replan_risk_margin <= 10, f"replan_risk_margin must be in [0, 10], got {self.replan_risk_margin}")
         require(0 <= self.replan_service_drift <= 10, f"replan_service_drift must be in [0, 10], got {self.replan_service_drift}")
         require(self.max_ongoing_requests >= 1, f"max_ongoing_requests must be >= 1, got {self.max_ongoing_requests}")
@@ -189,6 +198,7 @@ class SpreadParams(FaroParams):
     mode: str = "quantile"
     replan_after_s: float = 0.0
     change_cost: float = 0.0
+    reversal_cost: float = 0.0
     spread_calibration_rate: float = 0.0  # measured with it: 0.006 more violation at 16 CPUs, 0.007-0.013 less at 20
 
 
@@ -206,10 +216,11 @@ class OracleParams(FaroParams):
     # "sum": the objective the comparison's metrics add up (see the module docstring for fairsum's).
     objective: str = "sum"
     # The reference limit keeps the planner it was measured with: one quantile plus headroom, no early
-    # replans (its band is the true counts' Poisson noise), no change cost, no calibration.
+    # replans (its band is the true counts' Poisson noise), no change costs, no calibration.
     mode: str = "quantile"
     replan_after_s: float = 0.0
     change_cost: float = 0.0
+    reversal_cost: float = 0.0
     service_calibration_rate: float = 0.0
     spread_calibration_rate: float = 0.0
 
@@ -242,6 +253,7 @@ class Faro(Predictive):
             tick_s=params.tick_interval_s, step_s=params.step_s, below=params.replan_below)
         self._spread = SpreadCalibration(rate=params.spread_calibration_rate, band=tuple(params.replan_band))
         self._spread_bands = PlannedBands(step_s=params.step_s) if params.spread_calibration_rate else None
+        self._moves = RecentMoves(window_s=params.reversal_window_s) if params.reversal_cost else None
         self._shifts: dict[str, float] = {}  # level shifts of the jobs an early replan is for
         self._planned_utility: dict[str, float] = {}  # per job, what the last plan expected
         self._planned_service: dict[str, float | None] = {}  # per job, the service time it was sized for
@@ -285,8 +297,13 @@ class Faro(Predictive):
         return {key: (was, now_ms) for key, (was, now_ms) in moved.items() if abs(now_ms / was - 1.0) > drift}
 
     def _learn(self, observation: Observation) -> None:
-        """Every reading corrects the latency model and the forecast spread the next plans use."""
+        """Every reading corrects the latency model and the forecast spread the next plans use, and
+        shows which way each job's replicas moved last."""
         self._calibration.observe(observation)
+        if self._moves:
+            for key, reading in observation.jobs.items():
+                if not reading.stale:
+                    self._moves.saw(key, reading.replicas, now=observation.now)
         if self._spread_bands:
             for key, rps, edges in self._spread_bands.readings(observation):
                 self._spread.observe(key, rps, low=edges.low, high=edges.high)
@@ -396,12 +413,13 @@ class Faro(Predictive):
                 scenario_weights=weights,
                 current_replicas=observation.jobs[key].replicas,
                 startup_steps=self.params.startup_s / self.params.step_s,
+                last_move=self._moves.last_move(key, now=observation.now) if self._moves else 0,
             )
             for key, forecast in forecasts.items()
         )
         return PlanProblem(jobs=jobs, quota=quota, objective=self.objective, utility=self.params.utility,
                            percentile=self.params.percentile, max_rho=self.params.max_rho,
-                           change_cost=self.params.change_cost)
+                           change_cost=self.params.change_cost, reversal_cost=self.params.reversal_cost)
 
     def _quota_idle(self, problem: PlanProblem, allocation: Mapping[str, int]) -> bool:
         """Could any job get one more replica within the quota and its bounds?"""
