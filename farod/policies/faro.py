@@ -147,7 +147,7 @@ class FaroParams(ForecastParams):
     spread_calibration_rate: float = 0.02
     # Online calibration (farod.policies.calibration, docs/plan.md): learning rates per 10-s reading,
     # 0 turns each off. The service time's is on: within noise with a true profile, far better with a
-    # wrong one. The tail's is off: it costs churn with a true model (0.02 for heavy-tailed jobs; README).
+    # wrong one. The tail's is off: it costs churn with a true model (for heavy tails 0.02 with reversal_cost 0; README).
     service_calibration_rate: float = 0.02  # service time <- measured mean processing time (~9 min)
     latency_calibration_rate: float = 0.0  # model's tail <- measured p99 minus the model's wait (0.02: ~9 min)
     calibration_bounds: tuple[float, ...] = (0.5, 2.0)  # of the service time over the profiled
