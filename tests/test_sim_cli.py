@@ -63,6 +63,9 @@ def test_quota_below_the_minimums(capsys, tiny_trace):
         (["--cpus", "4", "--minutes", "0"], "argument --minutes: must be a positive integer"),
         (["--cpus", "4", "--policy-params", "[1]"], "argument --policy-params: must be a JSON object"),
         (["--cpus", "4", "--policy-params", '{"aiad": {"nope": 1}}'], "unknown parameter 'nope'"),
+        (["--cpus", "4", "--phases", "0"], "argument --phases: from 1 to 60 phases, got '0'"),
+        (["--cpus", "4", "--phases", "61"], "argument --phases: from 1 to 60 phases, got '61'"),
+        (["--cpus", "4", "--phases", "two"], "argument --phases: not an integer"),
     ],
 )
 def test_bad_flags(capsys, tiny_trace, flags, expected):
@@ -97,6 +100,27 @@ def test_compare_writes_one_record_per_run_a_table_and_figures(capsys, tiny_trac
     assert "fairshare" in table and "violation" in table
     names = set(os.listdir(out))
     assert {"compare.png", "timeline-aiad-4cpu.png", "timeline-fairshare-6cpu.png"} <= names
+
+
+@pytest.mark.parametrize("phase", ["1", "-0.1", "nan", "half"])
+def test_a_plan_phase_outside_0_to_1_is_refused(capsys, tiny_trace, phase):
+    line = one_error_line(capsys, ["simulate", "--trace", tiny_trace, "--cpus", "4", "--policy", "faro-sum",
+                                   f"--plan-phase={phase}"])  # fmt: skip
+    assert "argument --plan-phase: " in line and repr(phase) in line
+
+
+def test_phases_run_every_seed_at_each_plan_phase_and_the_table_counts_them(capsys, tiny_trace, tmp_path):
+    out = tmp_path / "c.json"
+    argv = ["compare", "--trace", tiny_trace, "--cpus", "4", "--policies", "faro-sum", "--seeds", "1,2", "--phases", "4",
+            "--policy-params", '{"plan_interval_s": 60}', "--workers", "2", "--json", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    runs = json.loads(out.read_text())["runs"]
+    assert [(r["seed"], r["plan_phase"]) for r in runs] == [(s, p) for s in (1, 2) for p in (0, 0.25, 0.5, 0.75)]
+    header, row = capsys.readouterr().out.splitlines()[:2]
+    assert header.split()[:3] == ["policy", "cpus", "runs"] and row.split()[:3] == ["faro-sum", "4", "8"]
+    # A shifted plan clock plans at other times, so some run differs from its seed's phase-0 run.
+    by_seed = {s: [r["slo_violation_rate"] for r in runs if r["seed"] == s] for s in (1, 2)}
+    assert any(len(set(rates)) > 1 for rates in by_seed.values())
 
 
 def test_simulate_json_to_stdout_keeps_the_table_off_it(capsys, tiny_trace):

@@ -83,6 +83,35 @@ def light(tmp_path):
     return write_trace(tmp_path / "light.jsonl", {A: [60] * 4, B: [60] * 4})
 
 
+class Planning(Static):
+    """Plans every minute and keeps when it was asked to."""
+
+    plan_interval_s = 60.0
+
+    def __init__(self, *, jobs):
+        super().__init__(jobs=jobs, replicas={A: 1, B: 1})
+        self.planned_at = []
+
+    def plan(self, observation):
+        self.planned_at.append(observation.now)
+        return Decision(replicas=dict(self.replicas), kind="plan")
+
+
+@pytest.mark.parametrize(("phase", "expected"), [(0.0, [0, 60, 120, 180]), (0.25, [0, 15, 75, 135, 195])])
+def test_the_plan_clock_starts_at_t0_then_keeps_its_phase(light, phase, expected):
+    sc = Scenario(trace=light, quota={"cpu": 4}, seed=7, config=parse_config(CONSTANT), plan_phase=phase)
+    policy = Planning(jobs=sc.jobs)
+    result = run(sc, policy)
+    assert policy.planned_at == expected
+    assert result.record["plan_phase"] == phase
+
+
+@pytest.mark.parametrize("phase", [1.0, -0.5, float("nan")])
+def test_a_plan_phase_outside_0_to_1_is_refused(light, phase):
+    with pytest.raises(FarodError, match="plan phase must be in \\[0, 1\\)"):
+        Scenario(trace=light, quota={"cpu": 4}, seed=7, plan_phase=phase)
+
+
 def test_a_new_pod_makes_a_cold_start_of_35_s(light):
     sc = scenario(light, 4)
     policy = Scripted(jobs=sc.jobs, schedule=[(0, {A: 1, B: 1}), (100, {A: 2})])

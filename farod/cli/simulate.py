@@ -28,6 +28,7 @@ _DATA = resources.files("farod") / "data"
 DEFAULT_TRACE = str(_DATA / "azure_twitter_10jobs_day10.jsonl")
 DEFAULT_TRAIN = str(_DATA / "azure_twitter_10jobs_days1-10_6h_per_minute.csv")
 DEFAULT_SEEDS = "24,32,40,42,62"
+MAX_PHASES = 60  # one a plan interval's 60th apart: finer says nothing more about alignment
 MAX_SIM_REQUESTS = 300_000_000  # about 10 bytes of records per request (docs/traces.md)
 
 
@@ -36,6 +37,8 @@ def register(subparsers) -> None:
     simulate.add_argument("--cpus", type=_positive_number, required=True, help="CPU quota")
     simulate.add_argument("--policy", required=True, help="policy name (an unknown name lists the known ones)")
     simulate.add_argument("--seed", type=_seed, default=42)
+    simulate.add_argument("--plan-phase", type=_phase, default=0.0, metavar="FRACTION",
+                          help="plans at 0, then at (k + FRACTION) x the plan interval; in [0, 1), default 0")  # fmt: skip
     _common(simulate)
     simulate.set_defaults(handler=run_simulate)
 
@@ -47,6 +50,10 @@ def register(subparsers) -> None:
                               "--from-config: its policy, and replay when the trace records replicas")  # fmt: skip
     compare.add_argument("--seeds", type=_list_of(_seed), default=_list_of(_seed)(DEFAULT_SEEDS),
                          help=f"one run per seed (default {DEFAULT_SEEDS})")  # fmt: skip
+    compare.add_argument("--phases", type=_phase_count, default=1, metavar="N",
+                         help="run each seed with the plan clock at N phases spread over the plan interval "
+                              "(default 1: plans at t=0, 300 s, ...); a live plan clock has no fixed alignment "
+                              "with the traffic, so N=5 averages out a lucky or unlucky one")  # fmt: skip
     _common(compare)
     compare.set_defaults(handler=run_compare)
 
@@ -75,7 +82,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    return _run(args, policies=[args.policy], cpus=[args.cpus], seeds=[args.seed], name="simulate")
+    return _run(args, policies=[args.policy], cpus=[args.cpus], seeds=[args.seed], phases=[args.plan_phase],
+                name="simulate")
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -83,10 +91,12 @@ def run_compare(args: argparse.Namespace) -> int:
         for flag, value in (("--cpus", args.cpus), ("--policies", args.policies)):
             if value is None:
                 raise FarodError(f"compare: {flag} is required (or --from-config)")
-    return _run(args, policies=args.policies, cpus=args.cpus, seeds=args.seeds, name="compare")
+    phases = [k / args.phases for k in range(args.phases)]
+    return _run(args, policies=args.policies, cpus=args.cpus, seeds=args.seeds, phases=phases, name="compare")
 
 
-def _run(args: argparse.Namespace, *, policies: list[str], cpus: list[float], seeds: list[int], name: str) -> int:
+def _run(args: argparse.Namespace, *, policies: list[str], cpus: list[float], seeds: list[int], phases: list[float],
+         name: str) -> int:
     from farod.sim import report  # imported here: `farod --help` must not load numba
     from farod.sim.suite import Suite, execute
 
@@ -101,6 +111,7 @@ def _run(args: argparse.Namespace, *, policies: list[str], cpus: list[float], se
         policies=list(dict.fromkeys(policies)),
         cpus=list(dict.fromkeys(cpus)),
         seeds=list(dict.fromkeys(seeds)),
+        phases=phases,
         config=config,
         policy_params=params,
         train={key: days for key, days in (train or {}).items() if key in trace.keys} or None,
@@ -118,13 +129,14 @@ def _run(args: argparse.Namespace, *, policies: list[str], cpus: list[float], se
         for result in execute(suite, workers=args.workers, ray_address=args.ray_address):
             results.append(result)
             record = result.record
-            progress.advance(last=f"{record['policy']} {record['cpus']:g} CPUs seed {record['seed']}: "
+            phase = f" phase {record['plan_phase']:g}" if len(phases) > 1 else ""
+            progress.advance(last=f"{record['policy']} {record['cpus']:g} CPUs seed {record['seed']}{phase}: "
                                   f"{record['wall_s']:.1f} s")  # fmt: skip
     except KeyboardInterrupt:
         interrupted = True
     progress.close()
-    order = {(spec.policy, spec.cpus, spec.seed): i for i, spec in enumerate(suite.runs)}
-    results.sort(key=lambda result: order[result.record["policy"], result.record["cpus"], result.record["seed"]])
+    order = {(spec.policy, spec.cpus, spec.seed, spec.phase): i for i, spec in enumerate(suite.runs)}
+    results.sort(key=lambda result: order[tuple(result.record[k] for k in ("policy", "cpus", "seed", "plan_phase"))])
     records = [_json_record(result.record) for result in results]
     if json_path:
         write_json(json_path, {"runs": records, **({"interrupted": True} if interrupted else {})})
@@ -260,6 +272,23 @@ def _seed(text: str) -> int:
     value = _integer(text)
     if not 0 <= value <= MAX_SEED:  # numpy's generators take no negative seed
         raise argparse.ArgumentTypeError(f"a seed is an integer from 0 to {MAX_SEED}, got {text!r}")
+    return value
+
+
+def _phase(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"a plan phase is a fraction of the plan interval in [0, 1), got {text!r}")
+    return value
+
+
+def _phase_count(text: str) -> int:
+    value = _integer(text)
+    if not 1 <= value <= MAX_PHASES:
+        raise argparse.ArgumentTypeError(f"from 1 to {MAX_PHASES} phases, got {text!r}")
     return value
 
 

@@ -8,7 +8,10 @@ Example::
     # -> 0.071...
 
 The loop is the scheduler a live deployment has, on simulated time: ``policy.plan`` every
-``plan_interval_s`` and ``policy.react`` every ``tick_interval_s``, both from t=0 (plan first). Between
+``plan_interval_s`` and ``policy.react`` every ``tick_interval_s``, both from t=0 (plan first). A live
+daemon's plan clock has no fixed alignment with the traffic, so ``Scenario.plan_phase`` shifts every
+scheduled plan after the first by that fraction of the interval (phase 0.2 of 300 s: plans at 0, 60,
+360, 660 s ...); a comparison averaged over phases does not hinge on one lucky alignment. Between
 two calls the compiled kernel (:mod:`farod.sim.kernel`) moves the requests; at each call the cluster
 (:mod:`farod.sim.cluster`) turns targets into replicas. The cluster is also reconciled between calls
 when it has something to do on its own: every ``reconcile_interval_s`` while replicas drain (their
@@ -37,10 +40,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
@@ -62,6 +66,11 @@ class Scenario:
     quota: Mapping[str, float]
     seed: int
     config: SimConfig = SimConfig()
+    plan_phase: float = 0.0  # in [0, 1): where the plan clock stands against the trace (module docstring)
+
+    def __post_init__(self):
+        if not 0 <= self.plan_phase < 1:
+            raise FarodError(f"plan phase must be in [0, 1), got {self.plan_phase}")
 
     @functools.cached_property
     def jobs(self) -> dict[str, JobSpec]:
@@ -156,15 +165,15 @@ class _Run:
     def execute(self) -> RunResult:
         started = time.perf_counter()
         end = self.units * self.unit_s
-        plan_every = self.policy.plan_interval_s
-        next_plan = 0.0 if plan_every else math.inf
+        plans = self._plan_times()
+        next_plan = next(plans)
         next_react = 0.0
         self.cluster.place_ready(now=0.0)
         now = 0.0
         while now < end:
             if now >= next_plan:
                 self.plan_ms.append(self._decide(self.policy.plan, now))
-                next_plan += plan_every
+                next_plan = next(plans)
             if now >= next_react:
                 self._decide(self.policy.react, now)
                 next_react += self.policy.tick_interval_s
@@ -179,6 +188,17 @@ class _Run:
             now = until
         kernel.advance(self.state, math.inf)
         return self._result(wall_s=time.perf_counter() - started)
+
+    def _plan_times(self) -> Iterator[float]:
+        """t=0, then every plan interval from the scenario's phase on; for ever (no plans: never)."""
+        every = self.policy.plan_interval_s
+        if not every:
+            yield math.inf
+            return
+        yield 0.0
+        phase = self.scenario.plan_phase
+        for k in itertools.count(0 if phase else 1):
+            yield (k + phase) * every
 
     def _decide(self, method, now: float) -> float:
         """Ask the policy, hand its targets to the cluster; returns the policy's time in ms."""
@@ -233,6 +253,7 @@ class _Run:
             "policy": self.policy.name,
             "cpus": self.scenario.quota.get("cpu"),
             "seed": self.scenario.seed,
+            "plan_phase": self.scenario.plan_phase,
             "jobs": len(self.specs),
             "minutes": self.units,
             "requests": metrics.requests,

@@ -3,13 +3,13 @@
 Example::
 
     print(table(records))
-    # -> policy        cpus  seeds  violation  lost util  p99 ms  dropped  avg replicas  actions/h  decision ms  plan ms
+    # -> policy         cpus  runs  violation  lost util  p99 ms  dropped  avg replicas  actions/h  decision ms  plan ms
     #    aiad            32      1      0.095       1.71    4214    11175          31.4       12.3         0.02      nan
     bar_chart(records, "out/compare.png"); timeline_figure(result.timeline, "out/timeline-aiad.png", title="aiad")
 
-Rows are (policy, quota) in the order given, each the mean over its seeds; the ``replay`` policy's row
-reads ``replay (what you ran)`` (its records keep the name ``replay``). ``actions/h`` is the churn
-(changes of a job's replica target per simulated hour), ``decision ms`` the median time of any
+Rows are (policy, quota) in the order given, each the mean over its runs (seeds x plan phases); the
+``replay`` policy's row reads ``replay (what you ran)`` (its records keep the name ``replay``).
+``actions/h`` is the churn (changes of a job's replica target per simulated hour), ``decision ms`` the median time of any
 decision, ``plan ms`` that of the predictive ones alone (``nan`` for policies without plans). Figures use matplotlib's
 Agg backend (no display needed): a bar chart of violation rate and lost utility per policy and quota,
 and per policy a per-job timeline -- arrivals and replicas over time, and each minute's p99 latency
@@ -45,7 +45,7 @@ def label(policy: str) -> str:
 
 
 def grouped(records: Sequence[dict]) -> list[tuple[str, float, list[dict]]]:
-    """(policy, cpus, records over seeds), in first-seen order."""
+    """(policy, cpus, records over seeds and plan phases), in first-seen order."""
     groups: dict[tuple[str, float], list[dict]] = {}
     for record in records:
         groups.setdefault((record["policy"], record["cpus"]), []).append(record)
@@ -66,7 +66,7 @@ def _mean(runs: list[dict], field: str) -> float:
 def table(records: Sequence[dict]) -> str:
     groups = grouped(records)
     width = max([16] + [len(label(policy)) + 2 for policy, _, _ in groups])
-    header = f"{'policy':<{width}}{'cpus':>6}{'seeds':>7}" + "".join(f"{title:>14}" for title, _, _ in _COLUMNS)
+    header = f"{'policy':<{width}}{'cpus':>6}{'runs':>7}" + "".join(f"{title:>14}" for title, _, _ in _COLUMNS)
     lines = [header]
     for policy, cpus, runs in groups:
         cells = "".join(f"{fmt.format(_mean(runs, field)):>14}" for _, field, fmt in _COLUMNS)

@@ -1,4 +1,4 @@
-"""Many runs: every (policy, quota, seed) of a comparison, on local cores or on a Ray cluster.
+"""Many runs: every (policy, quota, seed, plan phase) of a comparison, on local cores or on a Ray cluster.
 
 Example::
 
@@ -37,16 +37,18 @@ class RunSpec:
     policy: str
     cpus: float
     seed: int
+    phase: float = 0.0  # of the plan clock (farod.sim.engine.Scenario.plan_phase)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Suite:
-    """The shared inputs of every run and the (policy, cpus, seed) grid."""
+    """The shared inputs of every run and the (policy, cpus, seed, phase) grid."""
 
     trace: Trace
     policies: Sequence[str]
     cpus: Sequence[float]
     seeds: Sequence[int]
+    phases: Sequence[float] = (0.0,)
     config: SimConfig = SimConfig()
     policy_params: Mapping[str, Mapping] = dataclasses.field(default_factory=dict)  # by policy name
     train: Mapping[str, np.ndarray] | None = None  # earlier days per job key, for the forecasters
@@ -54,12 +56,13 @@ class Suite:
     @property
     def runs(self) -> list[RunSpec]:
         return [
-            RunSpec(policy=name, cpus=cpus, seed=seed) for name in self.policies for cpus in self.cpus for seed in self.seeds
+            RunSpec(policy=name, cpus=cpus, seed=seed, phase=phase)
+            for name in self.policies for cpus in self.cpus for seed in self.seeds for phase in self.phases
         ]
 
     def scenario(self, spec: RunSpec) -> Scenario:
         quota = {**self.config.quota, "cpu": spec.cpus}
-        return Scenario(trace=self.trace, quota=quota, seed=spec.seed, config=self.config)
+        return Scenario(trace=self.trace, quota=quota, seed=spec.seed, config=self.config, plan_phase=spec.phase)
 
     def policy(self, spec: RunSpec, scenario: Scenario) -> policies.Policy:
         future = {key: self.trace.counts[k] for k, key in enumerate(self.trace.keys)}
