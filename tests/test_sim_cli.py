@@ -111,13 +111,18 @@ def test_a_plan_phase_outside_0_to_1_is_refused(capsys, tiny_trace, phase):
 
 def test_phases_run_every_seed_at_each_plan_phase_and_the_table_counts_them(capsys, tiny_trace, tmp_path):
     out = tmp_path / "c.json"
-    argv = ["compare", "--trace", tiny_trace, "--cpus", "4", "--policies", "faro-sum", "--seeds", "1,2", "--phases", "4",
-            "--policy-params", '{"plan_interval_s": 60}', "--workers", "2", "--json", str(out)]  # fmt: skip
+    argv = ["compare", "--trace", tiny_trace, "--cpus", "4", "--policies", "faro-sum,aiad", "--seeds", "1,2",
+            "--phases", "4", "--policy-params", '{"faro-sum": {"plan_interval_s": 60}}', "--workers", "2",
+            "--json", str(out)]  # fmt: skip
     assert main(argv) == 0
-    runs = json.loads(out.read_text())["runs"]
+    records = json.loads(out.read_text())["runs"]
+    runs = [r for r in records if r["policy"] == "faro-sum"]
     assert [(r["seed"], r["plan_phase"]) for r in runs] == [(s, p) for s in (1, 2) for p in (0, 0.25, 0.5, 0.75)]
-    header, row = capsys.readouterr().out.splitlines()[:2]
-    assert header.split()[:3] == ["policy", "cpus", "runs"] and row.split()[:3] == ["faro-sum", "4", "8"]
+    # aiad never plans: its phases would all be the same run, so it runs once per seed.
+    assert [(r["seed"], r["plan_phase"]) for r in records if r["policy"] == "aiad"] == [(1, 0), (2, 0)]
+    header, *rows = capsys.readouterr().out.splitlines()[:3]
+    assert header.split()[:3] == ["policy", "cpus", "runs"]
+    assert [row.split()[:3] for row in rows] == [["faro-sum", "4", "8"], ["aiad", "4", "2"]]
     # A shifted plan clock plans at other times, so some run differs from its seed's phase-0 run.
     by_seed = {s: [r["slo_violation_rate"] for r in runs if r["seed"] == s] for s in (1, 2)}
     assert any(len(set(rates)) > 1 for rates in by_seed.values())

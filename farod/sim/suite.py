@@ -17,6 +17,7 @@ finished run (workers are stopped at once: a half-done run has nothing worth kee
 from __future__ import annotations
 
 import dataclasses
+import functools
 import multiprocessing
 import signal
 import socket
@@ -55,10 +56,22 @@ class Suite:
 
     @property
     def runs(self) -> list[RunSpec]:
+        """Every (policy, cpus, seed, phase); a policy without plans runs at phase 0 alone, since the
+        plan clock's phase is all that differs between its phases."""
         return [
             RunSpec(policy=name, cpus=cpus, seed=seed, phase=phase)
-            for name in self.policies for cpus in self.cpus for seed in self.seeds for phase in self.phases
+            for name in self.policies for cpus in self.cpus for seed in self.seeds
+            for phase in (self.phases if name in self.planning else self.phases[:1])
         ]
+
+    @functools.cached_property
+    def planning(self) -> frozenset[str]:
+        """The policies that plan (a ``plan_interval_s``); building each once also checks its parameters."""
+        def plans(name: str) -> bool:
+            spec = RunSpec(policy=name, cpus=self.cpus[0], seed=self.seeds[0])
+            return self.policy(spec, self.scenario(spec)).plan_interval_s is not None
+
+        return frozenset(name for name in self.policies if plans(name))
 
     def scenario(self, spec: RunSpec) -> Scenario:
         quota = {**self.config.quota, "cpu": spec.cpus}
@@ -90,9 +103,7 @@ class Suite:
                 raise FarodError(f"unknown policy {name!r} (known: {', '.join(policies.NAMES)})")
         for cpus in self.cpus:
             self.scenario(RunSpec(policy="", cpus=cpus, seed=0)).jobs  # noqa: B018 - validates the quota
-        for name in self.policies:
-            spec = RunSpec(policy=name, cpus=self.cpus[0], seed=self.seeds[0])
-            self.policy(spec, self.scenario(spec))
+        self.planning  # noqa: B018 - builds every policy once: bad parameters fail here
 
 
 def run_one(suite: Suite, spec: RunSpec) -> RunResult:
