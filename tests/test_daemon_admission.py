@@ -43,6 +43,13 @@ def build(policy):
     return controller, actuator, signals, clock
 
 
+def exported_limits(controller):
+    """farod_admission_limit_requests by job, as a scrape of /metrics sees it."""
+    families = controller.metrics.registry.collect()
+    samples = [s for f in families if f.name == "farod_admission_limit_requests" for s in f.samples]
+    return {f"{s.labels['application']}/{s.labels['deployment']}": s.value for s in samples}
+
+
 def test_a_plans_limits_are_reasserted_at_every_tick_and_lifted_by_the_next_plan():
     controller, actuator, _, clock = build(Limiting(limits=[{"a/m": 3, "b/m": None}, {"a/m": None, "b/m": None}]))
     record = controller.decide("plan")
@@ -53,6 +60,18 @@ def test_a_plans_limits_are_reasserted_at_every_tick_and_lifted_by_the_next_plan
     controller.decide("plan")
     assert actuator.calls == [{"a/m": 3, "b/m": None}, {"a/m": 3, "b/m": None}, {"a/m": None, "b/m": None}]
     assert actuator.queue_limits == {"a/m": None, "b/m": None}
+
+
+def test_the_limit_in_force_is_a_gauge_and_a_lifted_one_has_no_series():
+    controller, _, _, clock = build(Limiting(limits=[{"a/m": 3, "b/m": None}, {"a/m": 5}, {"a/m": None}]))
+    controller.decide("plan")
+    assert exported_limits(controller) == {"a/m": 3.0}  # b/m never had one: no series, not a 0
+    clock.advance(300)
+    controller.decide("plan")
+    assert exported_limits(controller) == {"a/m": 5.0}
+    clock.advance(300)
+    controller.decide("plan")
+    assert exported_limits(controller) == {}
 
 
 def test_a_stale_job_gets_no_new_limit_and_keeps_the_one_in_force():
@@ -72,3 +91,4 @@ def test_a_policy_swap_lifts_every_limit_farod_set():
     clock.advance(10)
     controller.decide("react")
     assert actuator.calls == [{"a/m": 3}, {"a/m": None}]
+    assert exported_limits(controller) == {}

@@ -235,7 +235,7 @@ RECORDED = {rule["record"] for group in yaml.safe_load((ROOT / "rules" / "farod.
 FAROD_METRICS = {"farod_target_replicas", "farod_forecast_requests_per_second", "farod_predicted_latency_seconds",
                  "farod_utility", "farod_quota_used_ratio", "farod_decision_duration_seconds_bucket",
                  "farod_actuation_errors_total", "farod_signal_stale", "farod_policy_info", "farod_leader",
-                 "farod_slo_seconds", "farod_policy_rejected"}
+                 "farod_slo_seconds", "farod_policy_rejected", "farod_admission_limit_requests"}
 
 
 def test_grafana_dashboard_configmap(everything):
@@ -248,7 +248,7 @@ def test_grafana_dashboard_configmap(everything):
     assert 'namespace=~"$namespace"' in variables["application"]["query"]["query"]
     titles = {panel["title"] for panel in dashboard["panels"]}
     for wanted in ("Request rate and forecast per job", "Replicas vs target", "p99 latency vs SLO", "Utility per job",
-                   "Quota use", "Decision time", "Signal staleness", "Policy ConfigMap rejected"):
+                   "Quota use", "Decision time", "Signal staleness", "Policy ConfigMap rejected", "Admission limits"):
         assert wanted in titles
     for panel in dashboard["panels"]:
         assert panel["datasource"]["uid"] == "${datasource}"

@@ -246,6 +246,7 @@ class Controller:
             labels = {"application": job.application, "deployment": job.deployment}
             if applied:
                 self.metrics.target_replicas.labels(**labels).set(replicas)
+                self._export_admission_limit(key, labels)
             plan = decision.plans.get(key)
             if plan is None:
                 continue
@@ -259,6 +260,15 @@ class Controller:
         if applied:
             for resource, ratio in quota_used(targets, jobs=self.jobs, quota=quota).items():
                 self.metrics.quota_used.labels(resource=resource).set(ratio)
+
+    def _export_admission_limit(self, key: str, labels: Mapping[str, str]) -> None:
+        """The limit in force as a gauge; a lifted (or never set) limit has no series, not a 0 (0 would
+        read as "admit nothing")."""
+        limit = self._queue_limits.get(key)
+        if limit is None:
+            self.metrics.admission_limit.remove(labels["application"], labels["deployment"])
+        else:
+            self.metrics.admission_limit.labels(**labels).set(limit)
 
     def _job_records(self, kind: str, observation: Observation, state: Mapping[str, DeploymentState],
                      signals: Mapping[str, JobSignals], decision: Decision, targets: Mapping[str, int],

@@ -16,7 +16,7 @@ the largest Ray latency bucket boundary at or below it, which ``rules/farod.rule
 Ray's latency histogram to compute SLO attainment.
 
 Only the leader exports the per-job series and the cluster-wide ones (targets, forecasts, latency,
-utility, staleness, SLOs, quota use, policy info): they live on a registry of their own that the
+utility, admission limits, staleness, SLOs, quota use, policy info): they live on a registry of their own that the
 page shows while ``leading()`` is true, checked at every scrape (as is ``farod_leader``). A standby keeps deciding (warm
 forecasters) but shows only its own health -- ``farod_leader``, decision durations, actuation errors
 -- so with two replicas every job still has exactly one series and a dashboard one line.
@@ -78,6 +78,9 @@ class DaemonMetrics:
         self.leader = Gauge("farod_leader", "1 while this instance may actuate", registry=registry)
         if leading is not None:
             self.leader.set_function(lambda: 1.0 if leading() else 0.0)  # live at every scrape
+        self.admission_limit = Gauge("farod_admission_limit_requests",
+                                     "Admission limit (max_queued_requests) farod holds in force; absent: none",
+                                     JOB, registry=leader_only)
         self.slo = Gauge("farod_slo_seconds", "The job's latency SLO; le: Ray bucket boundary at or below it",
                          (*JOB, "le"), registry=leader_only)
 
