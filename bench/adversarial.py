@@ -354,8 +354,8 @@ def cli_flags(tally: Tally, rng: random.Random, workdir: Path, args) -> None:
     day.write_text("HashOwner,HashApp,HashFunction,Trigger," + ",".join(str(m) for m in range(1, 1441)) + "\n")
     commands = {
         "plan": ["plan", "--input", plan, "--method", "exact", "--json", str(workdir / "f.out")],
-        "simulate": ["simulate", "--cpus", "8", "--policy", "fairshare", "--seed", "1", *sim],
-        "compare": ["compare", "--cpus", "8", "--policies", "fairshare", "--seeds", "1", *sim],
+        "simulate": ["simulate", "--cpus", "8", "--policy", "fairshare", "--seed", "1", "--plan-phase", "0.5", *sim],
+        "compare": ["compare", "--cpus", "8", "--policies", "fairshare", "--seeds", "1", "--phases", "2", *sim],
         "compare --from-config": ["compare", "--from-config", example, "--seeds", "1", *sim],
         "forecast backtest": ["forecast", "backtest", "--trace", str(trace), "--minutes", "20", "--horizon", "3",
                               "--context", "10", "--json", str(workdir / "f.out")],
