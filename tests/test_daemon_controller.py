@@ -46,11 +46,11 @@ def test_a_decision_applies_exports_and_logs_its_inputs():
     assert sample(registry, "farod_decision_duration_seconds_count") == 1
 
 
-def test_metric_names_are_exactly_the_contract_plus_the_slo_gauge():
+def test_metric_names_are_exactly_the_contract_plus_the_slo_and_admission_gauges():
     controller, _, _, _, registry = build({"a/m": 5})
     controller.decide("plan")
     names = {metric.name for metric in registry.collect()}
-    assert names == CONTRACT_NAMES | {"farod_slo_seconds"}
+    assert names == CONTRACT_NAMES | {"farod_slo_seconds", "farod_admission_limit_requests"}
     assert sample(registry, "farod_slo_seconds", application="a", deployment="m", le="500.0") == 0.5
     assert sample(registry, "farod_actuation_errors_total", reason="http_5xx") == 0  # exported from the start
 
