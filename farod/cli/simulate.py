@@ -51,9 +51,9 @@ def register(subparsers) -> None:
     compare.add_argument("--seeds", type=_list_of(_seed), default=_list_of(_seed)(DEFAULT_SEEDS),
                          help=f"one run per seed (default {DEFAULT_SEEDS})")  # fmt: skip
     compare.add_argument("--phases", type=_phase_count, default=1, metavar="N",
-                         help="run each seed of a policy that plans with the plan clock at N phases spread over the plan interval "
-                              "(default 1: plans at t=0, 300 s, ...); a live plan clock has no fixed alignment "
-                              "with the traffic, so N=5 averages out a lucky or unlucky one")  # fmt: skip
+                         help="run each seed of a policy that plans with the plan clock at N phases spread over "
+                              "the plan interval (default 1: plans at t=0, 300 s, ...); a live plan clock has no "
+                              "fixed alignment with the traffic, so N=5 averages out a lucky or unlucky one")  # fmt: skip
     _common(compare)
     compare.set_defaults(handler=run_compare)
 

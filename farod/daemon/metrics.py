@@ -16,10 +16,11 @@ the largest Ray latency bucket boundary at or below it, which ``rules/farod.rule
 Ray's latency histogram to compute SLO attainment.
 
 Only the leader exports the per-job series and the cluster-wide ones (targets, forecasts, latency,
-utility, admission limits, staleness, SLOs, quota use, policy info): they live on a registry of their own that the
-page shows while ``leading()`` is true, checked at every scrape (as is ``farod_leader``). A standby keeps deciding (warm
-forecasters) but shows only its own health -- ``farod_leader``, decision durations, actuation errors
--- so with two replicas every job still has exactly one series and a dashboard one line.
+utility, admission limits, staleness, SLOs, quota use, policy info): they live on a registry of their
+own that the page shows while ``leading()`` is true, checked at every scrape (as is ``farod_leader``).
+A standby keeps deciding (warm forecasters) but shows only its own health -- ``farod_leader``,
+decision durations, actuation errors -- so with two replicas every job still has exactly one series
+and a dashboard one line.
 """
 
 from __future__ import annotations

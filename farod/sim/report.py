@@ -9,11 +9,12 @@ Example::
 
 Rows are (policy, quota) in the order given, each the mean over its runs (seeds x plan phases); the
 ``replay`` policy's row reads ``replay (what you ran)`` (its records keep the name ``replay``).
-``actions/h`` is the churn (changes of a job's replica target per simulated hour), ``decision ms`` the median time of any
-decision, ``plan ms`` that of the predictive ones alone (``nan`` for policies without plans). Figures use matplotlib's
-Agg backend (no display needed): a bar chart of violation rate and lost utility per policy and quota,
-and per policy a per-job timeline -- arrivals and replicas over time, and each minute's p99 latency
-against the SLO (rejections make a minute's p99 infinite: drawn at the top of the axis).
+``actions/h`` is the churn (changes of a job's replica target per simulated hour), ``decision ms``
+the median time of any decision, ``plan ms`` that of the predictive ones alone (``nan`` for policies
+without plans). Figures use matplotlib's Agg backend (no display needed): a bar chart of violation
+rate and lost utility per policy and quota, and per policy a per-job timeline -- arrivals and replicas
+over time, and each minute's p99 latency against the SLO (rejections make a minute's p99 infinite:
+drawn at the top of the axis).
 """
 
 from __future__ import annotations
